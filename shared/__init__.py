@@ -1,0 +1,1 @@
+"""Finpace's cross-cutting kit: settings, database, money, errors, events, outbox, messaging, auth, apps."""
