@@ -1,0 +1,191 @@
+"""Access tokens: JWT validation with joserfc against the issuer's JWKS, the dev issuer, and the Principal."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+
+from shared.config import Settings
+from shared.errors import AuthError
+
+log = structlog.get_logger(__name__)
+
+ALLOWED_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
+ROLES = frozenset({"customer", "rm", "ops", "auditor", "partner", "admin"})
+MAX_TOKEN_BYTES = 8192
+DEV_KEY_FILE = "dev-issuer.jwk.json"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: subject, roles, scopes and the parties it may act for."""
+
+    sub: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    party_ids: frozenset[str] = frozenset()
+    client_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        roles = claims.get("roles") or []
+        scopes = (claims.get("scope") or "").split()
+        return cls(
+            sub=str(claims["sub"]),
+            roles=frozenset(r for r in roles if r in ROLES),
+            scopes=frozenset(scopes),
+            party_ids=frozenset(str(p) for p in claims.get("party_ids") or []),
+            client_id=claims.get("client_id"),
+            claims=claims,
+        )
+
+
+def dev_key(settings: Settings) -> ECKey:
+    """Loads the dev issuer's signing key from the data directory, creating it on first use."""
+    path = Path(settings.data_dir) / DEV_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(key.as_dict(private=True)))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic create: the first process wins, the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return ECKey.import_key(json.loads(path.read_text()))
+
+
+def issue_dev_token(
+    settings: Settings,
+    *,
+    role: str,
+    sub: str,
+    party_ids: list[str] | None = None,
+    scopes: list[str] | None = None,
+    ttl_seconds: int = 600,
+) -> str:
+    """Issues an RFC 9068 access token signed by the dev issuer (refused outside the dev profile)."""
+    if not settings.is_dev:
+        raise AuthError("Dev tokens are refused outside the dev profile.")
+    if role not in ROLES:
+        raise AuthError(f"Role '{role}' is not one of {sorted(ROLES)}.")
+    key = dev_key(settings)
+    now = int(time.time())
+    claims = {
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_audience,
+        "sub": sub,
+        "client_id": "finpace-dev",
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+        "roles": [role],
+        "scope": " ".join(scopes or []),
+        "party_ids": list(party_ids or []),
+    }
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
+
+
+@dataclass
+class TokenValidator:
+    """Validates bearer tokens: algorithm allow-list, exact issuer, audience, exp/nbf with leeway, kid lookup."""
+
+    settings: Settings
+    _keys: KeySet | None = None
+    _fetched_at: float = 0.0
+    cache_seconds: float = 1200.0
+    min_refetch_seconds: float = 60.0
+
+    def _load_keys(self) -> KeySet:
+        s = self.settings
+        if s.auth_jwks_file:
+            return KeySet.import_key_set(json.loads(Path(s.auth_jwks_file).read_text()))
+        if s.auth_jwks_url:
+            response = httpx.get(s.auth_jwks_url, timeout=5)
+            response.raise_for_status()
+            return KeySet.import_key_set(response.json())
+        public = dev_key(s).as_dict(private=False)
+        return KeySet.import_key_set({"keys": [public]})
+
+    def keys(self, *, refresh: bool = False) -> KeySet:
+        now = time.monotonic()
+        stale = now - self._fetched_at > self.cache_seconds
+        may_refetch = now - self._fetched_at > self.min_refetch_seconds
+        if self._keys is None or stale or (refresh and may_refetch):
+            self._keys = self._load_keys()
+            self._fetched_at = now
+        return self._keys
+
+    def validate(self, token: str) -> Principal:
+        """Returns the Principal of a valid token, else raises AuthError (never says which check failed beyond a code)."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthError("Access token is too large.")
+        try:
+            header = json.loads(_b64url(token.split(".")[0]))
+        except Exception:
+            raise AuthError("Access token is malformed.") from None
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise AuthError(f"Access token algorithm '{header.get('alg')}' is not allowed.")
+        if "jku" in header or "x5u" in header:
+            raise AuthError("Access token names its own key location; refused.")
+        if header.get("typ", "").lower() not in {"at+jwt", "application/at+jwt"}:
+            raise AuthError("Access token type must be at+jwt.")
+        kid = header.get("kid")
+        if not kid:
+            raise AuthError("Access token has no key id.")
+        keys = self.keys()
+        if not _has_kid(keys, kid):
+            keys = self.keys(refresh=True)  # a rotated key: refetch, at most once a minute
+            if not _has_kid(keys, kid):
+                raise AuthError("Access token is signed by an unknown key.")
+        try:
+            token_obj = jwt.decode(token, keys, algorithms=ALLOWED_ALGORITHMS)
+            registry = jwt.JWTClaimsRegistry(
+                leeway=self.settings.auth_leeway_seconds,
+                iss={"essential": True, "value": self.settings.auth_issuer},
+                aud={"essential": True, "value": self.settings.auth_audience},
+                exp={"essential": True},
+                sub={"essential": True},
+            )
+            registry.validate(token_obj.claims)
+        except JoseError as exc:
+            raise AuthError(f"Access token is invalid ({exc.error}).") from None
+        return Principal.from_claims(token_obj.claims)
+
+
+def _has_kid(keys: KeySet, kid: str) -> bool:
+    return any(k.kid == kid for k in keys.keys)
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """Extracts the token from an `Authorization: Bearer ...` header value."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Authorization header must be 'Bearer <token>'.")
+    return token.strip()

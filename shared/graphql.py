@@ -1,0 +1,250 @@
+"""GraphQL building blocks every subgraph shares: Money, DomainError, pages, permissions, error masking."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from shared import errors, metrics
+from shared.auth import Principal
+from shared.money import Money as MoneyValue
+from shared.money import minor_units
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+# -- value types -------------------------------------------------------------------------
+@strawberry.federation.type(name="Money", shareable=True, description="An amount in one ISO 4217 currency.")
+class MoneyType:
+    amount: Decimal = strawberry.field(description="Decimal string with exactly the currency's minor digits.")
+    currency: str = strawberry.field(description="ISO 4217 alphabetic code.")
+
+    @classmethod
+    def of(cls, money: MoneyValue) -> MoneyType:
+        scale = minor_units(money.currency)
+        return cls(amount=money.amount.quantize(Decimal(1).scaleb(-scale)), currency=money.currency)
+
+
+@strawberry.input(name="MoneyInput", description="An amount (decimal string) in one ISO 4217 currency.")
+class MoneyInput:
+    amount: Decimal
+    currency: str
+
+    def to_money(self) -> MoneyValue:
+        return MoneyValue.of(self.amount, self.currency)
+
+
+@strawberry.federation.type(shareable=True)
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """Encodes a page position (the sort key of the last row) as an opaque cursor."""
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """Decodes a cursor made by encode_cursor; a forged or broken one is BAD_USER_INPUT."""
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except Exception:
+        raise errors.InputError(f"Cursor '{cursor[:40]}' is not valid.", field="after") from None
+    if not isinstance(values, list):
+        raise errors.InputError(f"Cursor '{cursor[:40]}' is not valid.", field="after")
+    return values
+
+
+def check_page_size(first: int) -> int:
+    """Returns the page size if it is within 1..100, else raises BAD_USER_INPUT."""
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise errors.InputError(f"first must be between 1 and {MAX_PAGE_SIZE}, got {first}.", field="first")
+    return first
+
+
+def parse_uuid(value: str, *, field: str = "id") -> uuid.UUID:
+    """Parses a UUID argument; a malformed id is BAD_USER_INPUT, not a server error."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise errors.InputError(f"{field} '{str(value)[:40]}' is not a UUID.", field=field) from None
+
+
+# -- typed business errors -----------------------------------------------------------------
+@strawberry.interface(name="DomainError", description="An expected business failure.")
+class DomainErrorType:
+    code: str
+    message: str
+
+
+_ERROR_TYPES: dict[str, type] = {}
+
+
+def error_type(code: str, name: str, description: str) -> type:
+    """Declares (once per process) the GraphQL type of a domain error code, shareable across subgraphs."""
+    if name in _ERROR_TYPES:
+        return _ERROR_TYPES[name]
+    cls = type(name, (DomainErrorType,), {"__annotations__": {}, "__doc__": description})
+    gql = strawberry.federation.type(cls, name=name, shareable=True, description=description)
+    gql._finpace_code = code  # type: ignore[attr-defined]
+    _ERROR_TYPES[name] = gql
+    return gql
+
+
+NotFoundError = error_type("NOT_FOUND", "NotFound", "The referenced record does not exist (or is not visible).")
+InvalidTransitionError = error_type(
+    "INVALID_TRANSITION", "InvalidTransition", "The record's state does not allow this action."
+)
+ConflictError = error_type("CONFLICT", "Conflict", "The change conflicts with existing data.")
+IdempotencyKeyReusedError = error_type(
+    "IDEMPOTENCY_KEY_REUSED", "IdempotencyKeyReused", "The idempotency key was used for a different request."
+)
+FourEyesRequiredError = error_type(
+    "FOUR_EYES_REQUIRED", "FourEyesRequired", "A second, different person must approve this action."
+)
+
+_BY_CODE: dict[str, type] = {}
+
+
+def register_error(exc_class: type[errors.DomainError], gql_type: type) -> None:
+    """Maps a DomainError subclass to the GraphQL error type a result union returns for it."""
+    _BY_CODE[exc_class.code] = gql_type
+
+
+for _exc, _gql in [
+    (errors.NotFound, NotFoundError),
+    (errors.InvalidTransition, InvalidTransitionError),
+    (errors.Conflict, ConflictError),
+    (errors.IdempotencyKeyReused, IdempotencyKeyReusedError),
+    (errors.FourEyesRequired, FourEyesRequiredError),
+]:
+    register_error(_exc, _gql)
+
+
+def domain_error(exc: errors.DomainError) -> Any:
+    """Returns the GraphQL error object for a DomainError (its registered type, else Conflict)."""
+    gql_type = _BY_CODE.get(exc.code, ConflictError)
+    return gql_type(code=exc.code, message=exc.message)
+
+
+# -- context and permissions ---------------------------------------------------------------
+@dataclass
+class BaseContext:
+    """What every resolver may use: the principal, the correlation id and the domain's resources."""
+
+    request: Any
+    response: Any
+    principal: Principal | None
+    correlation_id: str
+    sessions: Any
+    loaders: Any
+    settings: Any
+
+    def require(self, *roles: str) -> Principal:
+        """Returns the principal, or raises UNAUTHENTICATED / FORBIDDEN."""
+        if self.principal is None:
+            raise errors.AuthError("Authentication required: send 'Authorization: Bearer <token>'.")
+        if roles and not self.principal.has_role(*roles):
+            raise errors.Forbidden(f"Role {sorted(self.principal.roles)} may not do this; needs one of {list(roles)}.")
+        return self.principal
+
+
+class IsAuthenticated(BasePermission):
+    message = "Authentication required: send 'Authorization: Bearer <token>'."
+    error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal is not None
+
+
+# -- error mapping and masking -------------------------------------------------------------
+class FinpaceErrors(MaskErrors):
+    """Gives every error a stable code; masks unexpected ones behind an error id that is in the log."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def _process_errors(self, errs: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._map(e) for e in errs]
+
+    def _map(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        extensions = dict(error.extensions or {})
+        if original is None:
+            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if not error.path else "BAD_USER_INPUT")
+            return _copy(error, error.message, extensions)
+        if isinstance(original, errors.InputError):
+            extensions.update(code="BAD_USER_INPUT", reason=original.reason)
+            if original.field:
+                extensions["field"] = original.field
+            return _copy(error, original.message, extensions)
+        if isinstance(original, errors.FinpaceError):
+            extensions["code"] = original.code
+            return _copy(error, original.message, extensions)
+        if isinstance(original, GraphQLError | ValueError | TypeError) and not error.path:
+            extensions.setdefault("code", "BAD_USER_INPUT")
+            return _copy(error, error.message, extensions)
+        if extensions.get("code") in {"UNAUTHENTICATED", "FORBIDDEN"}:
+            return error
+        error_id = uuid.uuid4().hex
+        log.error("unexpected_error", service=self.service, error_id=error_id, path=error.path,
+                  exc_info=(type(original), original, original.__traceback__))
+        return _copy(error, "Internal server error.", {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
+
+
+def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, original_error=None, extensions=extensions)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times each operation by name for /metrics."""
+
+    service: ClassVar[str] = "subgraph"
+
+    def on_operation(self) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        name = ctx.operation_name or "anonymous"
+        outcome = "error" if getattr(ctx.result, "errors", None) else "ok"
+        metrics.REQUESTS.labels(self.service, name, outcome).inc()
+        metrics.REQUEST_SECONDS.labels(self.service, name).observe(time.perf_counter() - start)
+
+
+def operation_metrics(service: str) -> type[OperationMetrics]:
+    """Returns an OperationMetrics extension bound to a service name."""
+    return type(f"{service.title()}OperationMetrics", (OperationMetrics,), {"service": service})

@@ -1,0 +1,188 @@
+"""JetStream: stream and consumer provisioning from nats/*.json, and the durable pull-consumer base with an inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import nats
+from shared import metrics
+from shared.config import Settings
+from shared.db import inbox_table
+from shared.events import Envelope
+
+log = structlog.get_logger(__name__)
+
+DLQ_STREAM = "FINPACE_DLQ"
+DLQ_PREFIX = "finpace.dlq"
+
+
+def nats_definitions_dir() -> Path:
+    """Returns the repository's nats/ folder (data only, never a Python package)."""
+    return Path(__file__).resolve().parent.parent / "nats"
+
+
+async def connect(url: str, *, name: str) -> NATS:
+    """Connects to NATS with reconnects forever, naming the connection after the service."""
+    return await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5,
+        allow_reconnect=True,
+    )
+
+
+async def _js_api(nc: NATS, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    reply = await nc.request(f"$JS.API.{subject}", json.dumps(body).encode(), timeout=5)
+    response: dict[str, Any] = json.loads(reply.data)
+    return response
+
+
+async def provision_from(nc: NATS, folder: Path) -> list[str]:
+    """Creates or updates the streams and consumers defined in folder/streams and folder/consumers."""
+    done: list[str] = []
+    for path in sorted((folder / "streams").glob("*.json")):
+        config = json.loads(path.read_text())
+        name = config["name"]
+        response = await _js_api(nc, f"STREAM.CREATE.{name}", config)
+        if "error" in response and response["error"].get("err_code") == 10058:  # stream name in use
+            response = await _js_api(nc, f"STREAM.UPDATE.{name}", config)
+        if "error" in response:
+            raise RuntimeError(f"Stream '{name}' from {path.name} was refused: {response['error']}")
+        done.append(f"stream {name}")
+    for path in sorted((folder / "consumers").glob("*.json")):
+        definition = json.loads(path.read_text())
+        stream, config = definition["stream_name"], definition["config"]
+        durable = config["durable_name"]
+        response = await _js_api(
+            nc, f"CONSUMER.CREATE.{stream}.{durable}", {"stream_name": stream, "config": config}
+        )
+        if "error" in response:
+            raise RuntimeError(f"Consumer '{durable}' from {path.name} was refused: {response['error']}")
+        done.append(f"consumer {stream}/{durable}")
+    return done
+
+
+async def provision(settings: Settings, folder: Path | None = None) -> list[str]:
+    """Provisions every stream and consumer of the nats/ folder on the configured server (idempotent)."""
+    if not settings.nats_url:
+        raise RuntimeError("FINPACE_NATS_URL is not set and no embedded server was started.")
+    nc = await connect(settings.nats_url, name="finpace-provision")
+    try:
+        return await provision_from(nc, folder or nats_definitions_dir())
+    finally:
+        await nc.close()
+
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+@dataclass
+class Subscriber:
+    """A durable pull consumer whose handler runs in one transaction with an inbox row.
+
+    A redelivered event finds its `(consumer, event_id)` inbox row and is acked without running
+    the handler again. The ack is sent only after the commit: a crash in between redelivers, and
+    the inbox absorbs it. When the last permitted delivery fails, the message is copied to the
+    dead-letter stream and terminated.
+    """
+
+    nc: NATS
+    sessions: async_sessionmaker[AsyncSession]
+    stream: str
+    durable: str
+    handler: Handler
+    max_deliver: int = 6
+    batch: int = 50
+    fetch_timeout: float = 1.0
+    handled: int = field(default=0, init=False)
+    _sub: Any = field(default=None, init=False)
+
+    async def _subscription(self) -> Any:
+        if self._sub is None:
+            self._sub = await self.nc.jetstream().pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        return self._sub
+
+    async def process(self, msg: Msg) -> bool:
+        """Handles one message; returns True when it was applied (False for a duplicate)."""
+        envelope = Envelope.from_dict(json.loads(msg.data), nats_subject=msg.subject)
+        async with self.sessions() as session, session.begin():
+            fresh = await session.execute(
+                pg_insert(inbox_table)
+                .values(consumer=self.durable, event_id=envelope.id, event_type=envelope.type)
+                .on_conflict_do_nothing()
+                .returning(inbox_table.c.event_id)
+            )
+            if fresh.first() is None:
+                applied = False
+            else:
+                await self.handler(session, envelope)
+                applied = True
+        return applied
+
+    async def _handle(self, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered
+        if delivered > 1:
+            metrics.CONSUMER_REDELIVERED.labels(self.durable).inc()
+        try:
+            applied = await self.process(msg)
+        except Exception as exc:
+            metrics.CONSUMER_PROCESSED.labels(self.durable, "error").inc()
+            log.warning("event_handler_failed", consumer=self.durable, subject=msg.subject,
+                        delivery=delivered, error=repr(exc))
+            if delivered >= self.max_deliver:
+                await self.dead_letter(msg, exc)
+                await msg.term()
+            else:
+                await msg.nak()  # the consumer's backoff schedule decides when it comes back
+            return
+        await msg.ack_sync()
+        self.handled += 1
+        metrics.CONSUMER_PROCESSED.labels(self.durable, "applied" if applied else "duplicate").inc()
+
+    async def dead_letter(self, msg: Msg, exc: Exception) -> None:
+        """Copies a message that exhausted its deliveries to the dead-letter stream."""
+        headers = dict(msg.headers or {})
+        headers.update({
+            "Finpace-Dlq-Consumer": self.durable,
+            "Finpace-Dlq-Subject": msg.subject,
+            "Finpace-Dlq-Error": repr(exc)[:500],
+            "Finpace-Dlq-Deliveries": str(msg.metadata.num_delivered),
+            "Nats-Msg-Id": f"{self.durable}:{msg.metadata.sequence.stream}",
+        })
+        await self.nc.jetstream().publish(f"{DLQ_PREFIX}.{self.durable}", msg.data, headers=headers)
+        log.error("event_dead_lettered", consumer=self.durable, subject=msg.subject)
+
+    async def run_once(self) -> int:
+        """Fetches and handles one batch; returns how many messages were handled."""
+        sub = await self._subscription()
+        try:
+            msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
+        except (TimeoutError, NatsTimeoutError):
+            return 0
+        for msg in msgs:
+            await self._handle(msg)
+        return len(msgs)
+
+    async def run(self) -> None:
+        """Consumes until cancelled."""
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer_error", consumer=self.durable, error=repr(exc))
+                with contextlib.suppress(Exception):
+                    self._sub = None
+                await asyncio.sleep(1.0)
