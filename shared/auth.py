@@ -137,7 +137,7 @@ class TokenValidator:
         return self._keys
 
     def validate(self, token: str) -> Principal:
-        """Returns the Principal of a valid token, else raises AuthError (never says which check failed beyond a code)."""
+        """Returns the Principal of a valid token, else raises AuthError."""
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("Access token is too large.")
         try:

@@ -39,7 +39,7 @@ def check_currency(currency: str) -> str:
 
 def parse_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Parses a Decimal from a string or Decimal (never a float), refusing NaN, infinities and exponents."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidAmount(f"{field} must be a decimal string, not {type(value).__name__} {value!r}.")
     if isinstance(value, int):
         value = Decimal(value)
