@@ -1,0 +1,390 @@
+"""The `finpace` command line: run the platform, one service, migrations, dev tokens and tooling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from shared.config import Settings
+
+console = Console(stderr=True)
+out = Console()
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Stop(BaseException):
+    """Raised from the signal handler to unwind `finpace up` through its cleanup."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise SystemExit(code)
+
+
+def _lazy(module: str, attribute: str, what: str) -> Any:
+    """Import `module.attribute` on demand; exit with a clear message when it does not exist yet."""
+    import importlib
+
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            _fail(f"{what} is not available: module {module!r} is not importable.")
+        raise
+    if not hasattr(loaded, attribute):
+        _fail(f"{what} is not available: {module}.{attribute} does not exist.")
+    return getattr(loaded, attribute)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        _fail(str(exc))
+    data_dir = settings.data_dir.expanduser().absolute()
+    return settings.model_copy(update={"data_dir": data_dir, **overrides})
+
+
+@contextlib.contextmanager
+def embedded_servers(settings: Settings, *, nats: bool = True) -> Iterator[Settings]:
+    """Start embedded PostgreSQL/NATS for whichever URL is unset; yield settings that point at them."""
+    from shared.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
+
+    with contextlib.ExitStack() as stack:
+        updates: dict[str, Any] = {}
+        try:
+            if not settings.database_url:
+                with console.status(f"Starting embedded PostgreSQL on 127.0.0.1:{settings.embedded_pg_port}"):
+                    pg = EmbeddedPostgres(settings.data_dir, port=settings.embedded_pg_port)
+                    stack.enter_context(pg)
+                console.print(f"[green]✓[/] PostgreSQL {pg.url} (data {pg.pgdata})", highlight=False)
+                updates["database_url"] = pg.url
+            if nats and not settings.nats_url:
+                with console.status(f"Starting embedded NATS on 127.0.0.1:{settings.embedded_nats_port}"):
+                    server = EmbeddedNats(settings.data_dir, port=settings.embedded_nats_port)
+                    stack.enter_context(server)
+                console.print(
+                    f"[green]✓[/] NATS JetStream {server.url} (store {server.store_dir})", highlight=False
+                )
+                updates["nats_url"] = server.url
+        except EmbeddedServerError as exc:
+            _fail(str(exc))
+        yield settings.model_copy(update=updates)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="finpace", prog_name="finpace")
+def main() -> None:
+    """Finpace: a federated GraphQL banking platform. Start everything with `finpace up`."""
+
+
+def _subgraph_names(services: list[Any]) -> list[str]:
+    return [s.name for s in services if not s.is_router]
+
+
+def _migrate(settings: Settings, domains: list[str]) -> None:
+    upgrade_all = _lazy("shared.migrations", "upgrade_all", "Migrations")
+    with console.status(f"Applying migrations: {', '.join(domains) or 'none'}"):
+        asyncio.run(upgrade_all(settings, domains))
+    console.print(f"[green]✓[/] migrations applied ({', '.join(domains) or 'no domain'})")
+
+
+def _provision(settings: Settings) -> None:
+    provision = _lazy("shared.messaging", "provision", "Stream provisioning")
+    with console.status("Provisioning JetStream streams and consumers"):
+        asyncio.run(provision(settings))
+    console.print("[green]✓[/] JetStream streams and consumers provisioned")
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    # The first signal unwinds `up`; later ones are ignored so the cleanup itself is not interrupted.
+    _ignore_signals()
+    raise _Stop(signum)
+
+
+def _ignore_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _urls_table(settings: Settings, children: list[Any]) -> Table:
+    table = Table(title="Finpace is up", title_justify="left", show_lines=False)
+    table.add_column("what")
+    table.add_column("where", overflow="fold")
+    for child in children:
+        label = "router (federated graph)" if child.service.is_router else f"{child.service.name} subgraph"
+        table.add_row(label, child.graphql_url)
+    table.add_row("PostgreSQL", settings.database_url or "")
+    table.add_row("NATS", settings.nats_url or "")
+    table.add_row("data dir", str(settings.data_dir))
+    table.add_row("logs", str(settings.data_dir / "logs"))
+    return table
+
+
+def _select_services(names: tuple[str, ...], skip_router: bool) -> list[Any]:
+    from shared.registry import RegistryError, load_services
+
+    try:
+        services = load_services()
+    except RegistryError as exc:
+        _fail(str(exc))
+    if names:
+        unknown = sorted(set(names) - {s.name for s in services})
+        if unknown:
+            _fail(f"Unknown service(s) {', '.join(unknown)}; known: {', '.join(s.name for s in services)}.")
+        services = [s for s in services if s.name in names]
+    selected = []
+    for service in services:
+        if service.is_router and skip_router:
+            continue
+        if not service.is_importable():
+            console.print(
+                f"[yellow]![/] skipping {service.name}: {service.factory} is not importable yet",
+                highlight=False,
+            )
+            continue
+        selected.append(service)
+    return selected
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("services", nargs=-1)
+@click.option("--no-router", is_flag=True, help="Do not start the router.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds each service has to become ready.")
+@click.option("--grace", default=10.0, show_default=True, help="Seconds services get to stop before SIGKILL.")
+def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float) -> None:
+    """Run the whole platform: embedded servers when needed, migrations, streams, every service.
+
+    SERVICES limits the run to the named services (default: every subgraph in
+    schema/supergraph.yaml and the router). Ctrl-C or SIGTERM stops everything.
+    """
+    from shared.registry import service_port
+    from shared.supervisor import StartupError, child_env, first_exited, spawn, stop_children, wait_ready
+
+    selected = _select_services(services, no_router)
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    children: list[Any] = []
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    exit_code = 0
+    try:
+        with embedded_servers(settings) as live:
+            try:
+                _migrate(live, _subgraph_names(selected))
+                _provision(live)
+                env = child_env(os.environ, _child_overrides(live, selected))
+                for service in selected:
+                    children.append(
+                        spawn(service, live.host, service_port(service), env, live.data_dir / "logs")
+                    )
+                wait_ready(children, console, timeout=timeout)
+                out.print(_urls_table(live, children))
+                console.print("Press Ctrl-C to stop.")
+                while (dead := first_exited(children)) is None:
+                    time.sleep(0.5)
+                console.print(
+                    f"[bold red]{dead.service.name} exited with code {dead.exited()}[/]; stopping all. "
+                    f"Log {dead.log_path}:\n{_tail(dead.log_path)}",
+                    highlight=False,
+                )
+                exit_code = 1
+            except StartupError as exc:
+                console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                exit_code = 1
+            except _Stop as stop:
+                console.print(f"Received {signal.Signals(stop.signum).name}; stopping.")
+            finally:
+                _ignore_signals()
+                if children:
+                    with console.status("Stopping services"):
+                        stop_children(children, grace=grace)
+                console.print("Stopping embedded servers" if _embedded(settings) else "Stopped.")
+    except _Stop:
+        console.print("Interrupted while starting the servers; stopped.")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    raise SystemExit(exit_code)
+
+
+def _embedded(settings: Settings) -> bool:
+    return not (settings.database_url and settings.nats_url)
+
+
+def _tail(path: Path) -> str:
+    from shared.embedded import tail
+
+    return tail(path)
+
+
+def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
+    from shared.registry import service_port
+
+    env = {
+        "FINPACE_DATABASE_URL": settings.database_url or "",
+        "FINPACE_NATS_URL": settings.nats_url or "",
+        "FINPACE_DATA_DIR": str(settings.data_dir),
+    }
+    # Where each subgraph really listens, so the router can follow port overrides.
+    for service in services:
+        if not service.is_router:
+            port = service_port(service)
+            env[f"FINPACE_SUBGRAPH_URL_{service.name.upper()}"] = f"http://{settings.host}:{port}/graphql"
+    return env
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("name")
+@click.option("--host", default=None, help="Interface to bind (default: FINPACE_HOST).")
+@click.option(
+    "--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>)."
+)
+@click.option(
+    "--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL."
+)
+@click.option("--workers", type=int, default=1, show_default=True, help="uvicorn worker processes.")
+def serve(name: str, host: str | None, port: int | None, supergraph: Path | None, workers: int) -> None:
+    """Run one service (a subgraph or `router`) under uvicorn."""
+    import uvicorn
+
+    from shared.registry import RegistryError, get_service, load_factory, service_port
+
+    settings = _settings()
+    try:
+        service = get_service(name)
+        if supergraph is not None:
+            if not service.is_router:
+                _fail("--supergraph applies to the router only.")
+            os.environ["FINPACE_ROUTER_SUPERGRAPH"] = str(supergraph.absolute())
+        factory = load_factory(service)
+    except RegistryError as exc:
+        _fail(str(exc))
+    app = _build_app(factory, settings, service.is_router, supergraph)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or service_port(service),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        workers=None if workers == 1 else workers,
+    )
+
+
+def _build_app(
+    factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None
+) -> Any:
+    if is_router:
+        # The router may take its own settings object; hand it over when it exists.
+        with contextlib.suppress(ModuleNotFoundError, AttributeError):
+            from router.config import RouterSettings  # type: ignore[import-not-found]
+
+            options = {"supergraph": supergraph} if supergraph is not None else {}
+            try:
+                return factory(RouterSettings(**options))
+            except TypeError:
+                return factory(settings)
+    return factory(settings)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("domains", nargs=-1)
+def migrate(domains: tuple[str, ...]) -> None:
+    """Apply migrations for DOMAINS (default: every subgraph); starts embedded PostgreSQL if needed."""
+    from shared.registry import load_subgraphs
+
+    names = list(domains) or [s.name for s in load_subgraphs() if s.is_importable()]
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with embedded_servers(settings, nats=False) as live:
+        _migrate(live, names)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--role", required=True, help="Role: customer, rm, ops, auditor, partner or admin.")
+@click.option("--sub", required=True, help="Subject (user or client id).")
+@click.option("--party", "party_ids", multiple=True, help="Party id the subject may act for (repeatable).")
+@click.option("--scope", "scopes", multiple=True, help="Scope to grant (repeatable).")
+@click.option("--ttl", "ttl_seconds", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
+def token(role: str, sub: str, party_ids: tuple[str, ...], scopes: tuple[str, ...], ttl_seconds: int) -> None:
+    """Print a dev access token that the dev profile accepts."""
+    issue_dev_token = _lazy("shared.auth", "issue_dev_token", "Dev tokens")
+    settings = _settings()
+    try:
+        value = issue_dev_token(
+            settings,
+            role=role,
+            sub=sub,
+            party_ids=list(party_ids),
+            scopes=list(scopes),
+            ttl_seconds=ttl_seconds,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(value)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--demo", is_flag=True, required=True, help="Load the demo bank.")
+@click.option("--count", type=int, default=300, show_default=True, help="How many parties to create.")
+@click.option("--router-url", "--url", "url", default="http://127.0.0.1:4000/graphql", show_default=True)
+def seed(demo: bool, count: int, url: str) -> None:
+    """Load a realistic demo bank through the public mutations of a running platform."""
+    run_demo_seed = _lazy("shared.seed", "run_demo_seed", "Demo seeding")
+    settings = _settings()
+    result = run_demo_seed(settings, count=count, url=url)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    if result is not None:
+        click.echo(result)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=Path("schema/supergraph.graphql"), show_default=True
+)
+def compose(output: Path) -> None:
+    """Compose schema/supergraph.graphql from the subgraph SDL snapshots."""
+    compose_fn = _lazy("router.composition", "compose", "Composition")
+    result = compose_fn(output)
+    console.print(f"[green]✓[/] composed {output}" if result is None else str(result), highlight=False)
+
+
+@main.group(context_settings=CONTEXT_SETTINGS)
+def schema() -> None:
+    """Schema tooling."""
+
+
+@schema.command("export", context_settings=CONTEXT_SETTINGS)
+@click.argument("names", nargs=-1)
+@click.option("--check", is_flag=True, help="Fail when a snapshot is stale instead of writing it.")
+def schema_export(names: tuple[str, ...], check: bool) -> None:
+    """Write each subgraph's SDL to schema/<name>.graphql."""
+    export_all = _lazy("shared.schema_export", "export_all", "Schema export")
+    kwargs: dict[str, Any] = {"check": check} if check else {}
+    if names:
+        kwargs["names"] = list(names)
+    result = export_all(**kwargs)
+    if result is not None:
+        click.echo(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
