@@ -1,0 +1,62 @@
+# Finpace developer entry points. `make up` and `make test` bootstrap .venv themselves:
+# a fresh machine needs only python3 (3.11+), pip and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.finpace-installed
+APOLLO := tests/router/apollo
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up test lint bench compose lock clean clean-data
+
+help: ## List the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# Reinstall only when the dependency declarations change. Install from the lock (not `sync`,
+# which would remove uv itself from the venv), then the project in editable mode without deps.
+$(STAMP): pyproject.toml requirements.lock | $(UV)
+	$(UV) pip install --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+venv: $(STAMP) ## Create or refresh .venv from requirements.lock.
+
+up: $(STAMP) ## Run the whole platform (embedded PostgreSQL and NATS unless FINPACE_*_URL are set).
+	$(BIN)/finpace up
+
+test: $(STAMP) ## Run the whole test suite (real PostgreSQL and NATS, embedded by default).
+	@if [ -f $(APOLLO)/package.json ] && [ ! -d $(APOLLO)/node_modules ] && command -v npm >/dev/null; then \
+		(cd $(APOLLO) && npm ci --no-audit --no-fund); \
+	fi
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Lint with ruff.
+	$(BIN)/ruff check .
+
+bench: $(STAMP) ## Run the benchmarks in tests/perf (they print figures; not part of make test).
+	@if [ -d tests/perf ]; then $(BIN)/python -m pytest tests/perf -s -p no:cacheprovider; \
+	else echo "no benchmarks in tests/perf yet"; fi
+
+compose: $(STAMP) ## Recompose schema/supergraph.graphql from the subgraph snapshots.
+	$(BIN)/finpace compose
+
+lock: | $(UV) ## Regenerate requirements.lock from pyproject.toml (commit the result).
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--no-header --quiet -o requirements.lock
+	@rm -f $(STAMP)
+
+clean: ## Remove .venv, caches and build output (keeps the data in .finpace/).
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './node_modules/*' -exec rm -rf {} +
+
+clean-data: ## Delete the local data directory .finpace/ (databases, streams, logs, dev keys).
+	rm -rf .finpace
