@@ -1,0 +1,1 @@
+"""Finpace test suite: mirrors the source tree; real PostgreSQL and NATS JetStream."""

@@ -1,0 +1,154 @@
+"""Embedded PostgreSQL and NATS: free ports, data kept across restarts, clean stops, leftovers handled."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+
+import nats
+from shared.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedServerError,
+    free_port,
+    port_accepts,
+)
+
+
+def _processes_on(path: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info.get("cmdline") or [])
+        if proc.info.get("name") in {"postgres", "nats-server"} and str(path) in cmdline:
+            found.append(proc)
+    return found
+
+
+async def _sql(url: str, statement: str) -> object:
+    connection = await asyncpg.connect(url)
+    try:
+        if statement.lstrip().upper().startswith("SELECT"):
+            return await connection.fetchval(statement)
+        return await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def test_free_port_is_bindable_and_never_reserved() -> None:
+    ports = {free_port() for _ in range(20)}
+    assert not ports & {5432, 4222}
+    assert all(1024 <= p <= 65535 for p in ports)
+
+
+@pytest.mark.parametrize("cls", [EmbeddedPostgres, EmbeddedNats])
+def test_reserved_ports_are_refused(tmp_path: Path, cls: type) -> None:
+    reserved = 5432 if cls is EmbeddedPostgres else 4222
+    with pytest.raises(EmbeddedServerError, match=str(reserved)):
+        cls(tmp_path, port=reserved)
+
+
+def test_postgres_keeps_data_across_restart_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    with EmbeddedPostgres(tmp_path, port=port) as server:
+        assert server.url == f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        assert (tmp_path / "postgres" / "PG_VERSION").exists()
+        asyncio.run(_sql(server.url, "CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept VALUES (42)"))
+    # Stopped: nothing listens and no process is left on this data directory.
+    assert not port_accepts(port)
+    assert _processes_on(tmp_path) == []
+
+    with EmbeddedPostgres(tmp_path, port=port) as server:
+        assert asyncio.run(_sql(server.url, "SELECT id FROM kept")) == 42
+    assert _processes_on(tmp_path) == []
+
+
+def test_postgres_adopts_a_server_left_running_on_the_same_cluster(tmp_path: Path) -> None:
+    port = free_port()
+    first = EmbeddedPostgres(tmp_path, port=port).start()
+    try:
+        # A second supervisor (after a crash of the first) finds the running server and reuses it.
+        second = EmbeddedPostgres(tmp_path, port=port).start()
+        assert second.pid == first.pid
+        assert asyncio.run(_sql(second.url, "SELECT 1")) == 1
+        second.stop()
+        assert not port_accepts(port)
+    finally:
+        first.stop()
+    assert _processes_on(tmp_path) == []
+
+
+def test_postgres_restarts_a_leftover_on_another_port(tmp_path: Path) -> None:
+    first = EmbeddedPostgres(tmp_path, port=free_port()).start()
+    try:
+        new_port = free_port()
+        second = EmbeddedPostgres(tmp_path, port=new_port).start()
+        assert second.pid != first.pid
+        assert not port_accepts(first.port)
+        assert asyncio.run(_sql(second.url, "SELECT 1")) == 1
+        second.stop()
+    finally:
+        first.stop()
+    assert _processes_on(tmp_path) == []
+
+
+async def _make_stream(url: str) -> None:
+    client = await nats.connect(url)
+    try:
+        js = client.jetstream()
+        await js.add_stream(name="KEPT", subjects=["kept.>"])
+        await js.publish("kept.one", b"hello")
+    finally:
+        await client.close()
+
+
+async def _stream_messages(url: str) -> int:
+    client = await nats.connect(url)
+    try:
+        info = await client.jetstream().stream_info("KEPT")
+        return info.state.messages
+    finally:
+        await client.close()
+
+
+def test_nats_keeps_streams_across_restart_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    with EmbeddedNats(tmp_path, port=port) as server:
+        assert server.url == f"nats://127.0.0.1:{port}"
+        asyncio.run(_make_stream(server.url))
+    assert not port_accepts(port)
+    assert _processes_on(tmp_path) == []
+
+    with EmbeddedNats(tmp_path, port=port) as server:
+        assert asyncio.run(_stream_messages(server.url)) == 1
+    assert _processes_on(tmp_path) == []
+
+
+def test_nats_replaces_a_leftover_on_the_same_store(tmp_path: Path) -> None:
+    first = EmbeddedNats(tmp_path, port=free_port()).start()
+    try:
+        second = EmbeddedNats(tmp_path, port=free_port()).start()
+        assert second.pid != first.pid
+        assert first.pid is None  # the leftover was stopped and reaped
+        assert second.is_ready()
+        second.stop()
+    finally:
+        first.stop()
+    assert _processes_on(tmp_path) == []
+
+
+def test_session_servers_answer(pg_url: str, nats_url: str) -> None:
+    assert asyncio.run(_sql(pg_url, "SELECT 1")) == 1
+
+    async def _jetstream() -> bool:
+        client = await nats.connect(nats_url)
+        try:
+            await client.jetstream().account_info()
+            return True
+        finally:
+            await client.close()
+
+    assert asyncio.run(_jetstream())
