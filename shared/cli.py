@@ -336,7 +336,7 @@ def token(role: str, sub: str, party_ids: tuple[str, ...], scopes: tuple[str, ..
             scopes=list(scopes),
             ttl_seconds=ttl_seconds,
         )
-    except ValueError as exc:
+    except Exception as exc:  # a refusal (unknown role, prod profile) is reported, not a traceback
         _fail(str(exc))
     click.echo(value)
 
