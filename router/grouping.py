@@ -11,8 +11,6 @@ from graphql import (
     is_abstract_type,
     is_composite_type,
     parse,
-    print_ast,
-    strip_ignored_characters,
 )
 from graphql.language import (
     FieldNode,
@@ -22,7 +20,6 @@ from graphql.language import (
     OperationDefinitionNode,
     SelectionNode,
 )
-
 
 from router.selection import Sel
 from router.supergraph import Supergraph
@@ -197,8 +194,10 @@ class _Planner:
         touched: set[Group] = {group}
         rest = []
         for s in selections:
-            if isinstance(s, FieldNode) and s.name.value != "__typename" and self._can_resolve(
-                group.graph, iface, s.name.value, provided
+            if (
+                isinstance(s, FieldNode)
+                and s.name.value != "__typename"
+                and self._can_resolve(group.graph, iface, s.name.value, provided)
             ):
                 touched |= self._add_local(group, sel, iface, s, path, provided)
             else:
@@ -299,10 +298,7 @@ class _Planner:
         return {i.name for i in getattr(t, "interfaces", ())}
 
     def _key_available(self, graph: str, parent: str, key, provided) -> bool:
-        for s in key.selection.selections:
-            if not self._can_resolve(graph, parent, s.name.value, provided):
-                return False
-        return True
+        return all(self._can_resolve(graph, parent, s.name.value, provided) for s in key.selection.selections)
 
     def _child(self, parent: Group, graph: str, path, deps: set[Group]) -> Group:
         for c in self.groups:

@@ -196,9 +196,7 @@ class Supergraph:
             f.identity == "https://specs.apollo.dev/link" for f in self.features
         )
         self.schema: GraphQLSchema = build_ast_schema(doc, assume_valid_sdl=True)
-        inaccessible = next(
-            (f for f in self.features if f.identity == "https://specs.apollo.dev/inaccessible"), None
-        )
+        inaccessible = next((f for f in self.features if f.identity == "https://specs.apollo.dev/inaccessible"), None)
         self.inaccessible_name = inaccessible.local("inaccessible") if inaccessible else None
         api_doc = build_api_document(doc, self.features, self.inaccessible_name)
         self.api_document = api_doc

@@ -1,0 +1,108 @@
+"""The router's composition root: `create_app(settings)` returns the Starlette ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from router.client import SubgraphClient
+from router.config import RouterSettings
+from router.engine import Engine
+from router.graphiql import ASSET_ROUTE, asset_files, graphiql_html
+from router.http import TokenValidator, graphql_endpoint, health, metrics, ready
+from router.metrics import RouterMetrics
+from router.supergraph import Supergraph
+
+
+class RouterState:
+    """Per-app state: settings, the loaded supergraph and engine, metrics and the auth hook."""
+
+    def __init__(self, settings: RouterSettings, token_validator: TokenValidator | None) -> None:
+        self.settings = settings
+        self.token_validator = token_validator
+        self.metrics = RouterMetrics()
+        self.graphiql_html = graphiql_html(settings) if settings.graphiql else None
+        self.load_error: str | None = None
+        self._engine: Engine | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def load(self) -> Engine:
+        """Load the supergraph and build the engine; raises SupergraphError for supergraphs we refuse."""
+        try:
+            supergraph = Supergraph.from_file(self.settings.supergraph, self.settings.url_overrides())
+        except Exception as exc:
+            self.load_error = str(exc)
+            raise
+        client = SubgraphClient(
+            timeout=self.settings.subgraph_timeout,
+            max_connections=self.settings.max_connections_per_subgraph,
+            coalesce=self.settings.coalesce_requests,
+        )
+        self._engine = Engine(
+            supergraph,
+            client,
+            cache_size=self.settings.plan_cache_size,
+            max_depth=self.settings.max_depth,
+            observer=self.metrics.observe_fetch,
+        )
+        self.load_error = None
+        return self._engine
+
+    async def engine(self) -> Engine:
+        if self._engine is None:
+            async with self._lock:
+                if self._engine is None:
+                    self.load()
+        assert self._engine is not None
+        return self._engine
+
+    def subgraph_names(self) -> list[str]:
+        return [] if self._engine is None else self._engine.supergraph.graph_order()
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.client.aclose()
+
+
+def create_app(settings: RouterSettings | None = None, *, token_validator: TokenValidator | None = None) -> Starlette:
+    """Build the router app; the supergraph is loaded at start-up (lifespan) or on the first request."""
+    settings = settings or RouterSettings()
+    state = RouterState(settings, token_validator)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state.load()
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    assets = asset_files(settings) if settings.graphiql else None
+    if assets:
+
+        async def graphiql_asset(request: Request) -> Response:
+            path = assets.get(request.path_params["name"])
+            return FileResponse(path) if path else Response(status_code=404)
+
+        app.add_route(f"{ASSET_ROUTE}/{{name}}", graphiql_asset, methods=["GET"])
+    app.state.router = state
+    return app

@@ -1,0 +1,86 @@
+"""Pooled keep-alive HTTP clients for subgraphs, with optional coalescing of identical in-flight queries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import httpx
+
+_ACCEPT = "application/graphql-response+json, application/json"
+
+
+@dataclass(frozen=True)
+class SubgraphResponse:
+    """A subgraph's raw answer: HTTP status, media type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class SubgraphTimeout(Exception):
+    """The subgraph did not answer within its timeout."""
+
+
+class SubgraphClient:
+    """One long-lived httpx client per subgraph; never one per request."""
+
+    def __init__(self, timeout: float = 30.0, max_connections: int = 100, coalesce: bool = True) -> None:
+        self.timeout = timeout
+        self.coalesce = coalesce
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._inflight: dict[tuple, asyncio.Future] = {}
+
+    def _client(self, name: str) -> httpx.AsyncClient:
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = httpx.AsyncClient(
+                limits=self._limits, timeout=httpx.Timeout(self.timeout), http2=False
+            )
+        return client
+
+    async def post(
+        self, name: str, url: str, body: dict, headers: dict[str, str], *, is_query: bool
+    ) -> SubgraphResponse:
+        """POST one GraphQL request; identical concurrent *query* requests share one call."""
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        if not (self.coalesce and is_query):
+            return await self._send(name, url, payload, headers)
+        key = (name, url, payload, tuple(sorted(headers.items())))
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._send(name, url, payload, headers)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved when nobody else waits on it
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            # Coalescing is not caching: the entry lives only while the call is in flight.
+            self._inflight.pop(key, None)
+
+    async def _send(self, name: str, url: str, payload: bytes, headers: dict[str, str]) -> SubgraphResponse:
+        all_headers = {**headers, "content-type": "application/json", "accept": _ACCEPT}
+        try:
+            resp = await self._client(name).post(url, content=payload, headers=all_headers)
+        except httpx.TimeoutException as exc:
+            raise SubgraphTimeout(name) from exc
+        content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+        return SubgraphResponse(resp.status_code, content_type, resp.content)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

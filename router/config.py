@@ -1,0 +1,65 @@
+"""Router settings: environment (FINPACE_ROUTER_*), an optional YAML file, and subgraph URL overrides."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUBGRAPH_URL_ENV_PREFIX = "FINPACE_SUBGRAPH_URL_"
+
+
+class AuthMode(StrEnum):
+    """What the router demands of the Authorization header before planning."""
+
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    OFF = "off"
+
+
+class RouterSettings(BaseSettings):
+    """Everything the router process needs; safe defaults for production (no GraphiQL, no plan exposure)."""
+
+    model_config = SettingsConfigDict(env_prefix="FINPACE_ROUTER_", extra="ignore")
+
+    supergraph: Path = Path("schema/supergraph.graphql")
+    host: str = "127.0.0.1"
+    port: int = 4000
+    auth_mode: AuthMode = AuthMode.OPTIONAL
+    subgraph_timeout: float = Field(default=30.0, gt=0)
+    request_timeout: float = Field(default=60.0, gt=0)
+    max_connections_per_subgraph: int = Field(default=100, gt=0)
+    max_query_bytes: int = Field(default=100_000, gt=0)
+    max_depth: int = Field(default=64, gt=0)
+    plan_cache_size: int = Field(default=512, gt=0)
+    propagate_headers: list[str] = Field(default_factory=lambda: ["authorization"])
+    subgraph_urls: dict[str, str] = Field(default_factory=dict)
+    graphiql: bool = False
+    expose_query_plan: bool = False
+    coalesce_requests: bool = True
+    include_subgraph_errors: bool = True
+    csrf_prevention: bool = True
+    graphiql_assets: Path | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> RouterSettings:
+        """Load settings from a YAML mapping; environment variables still fill what the file leaves out."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"Router settings file {path} must hold a mapping, not {type(data).__name__}.")
+        return cls(**{**data, **overrides})
+
+    def url_overrides(self) -> dict[str, str]:
+        """Subgraph URLs from FINPACE_SUBGRAPH_URL_<NAME> variables, then from `subgraph_urls`."""
+        urls = {
+            key[len(SUBGRAPH_URL_ENV_PREFIX) :].lower(): value
+            for key, value in os.environ.items()
+            if key.startswith(SUBGRAPH_URL_ENV_PREFIX) and value
+        }
+        urls.update(self.subgraph_urls)
+        return urls

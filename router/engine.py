@@ -1,0 +1,200 @@
+"""The request pipeline: parse and validate (cached), plan (cached), execute, shape, answer introspection."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
+from graphql.execution.values import get_variable_values
+from graphql.language import DocumentNode, FieldNode, FragmentDefinitionNode, OperationDefinitionNode
+
+from router.client import SubgraphClient
+from router.executor import ExecutionState, Executor, FetchObserver
+from router.plan import QueryPlan
+from router.planner import PlanningError, build_query_plan, select_operation
+from router.shaping import Shaper
+from router.supergraph import Supergraph
+
+
+class LRU:
+    """A small least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key):
+        try:
+            value = self._items[key]
+        except KeyError:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+@dataclass
+class Result:
+    """A GraphQL response body with the HTTP status the router answers with."""
+
+    status: int
+    body: dict[str, Any]
+    operation_name: str | None = None
+    plan: QueryPlan | None = None
+
+
+def _error(message: str, code: str) -> dict:
+    return {"message": message, "extensions": {"code": code}}
+
+
+@dataclass
+class _Prepared:
+    document: DocumentNode | None
+    errors: list[dict]
+    status: int
+
+
+class Engine:
+    """Holds the supergraph, the caches and the executor; one instance per running router."""
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        client: SubgraphClient,
+        *,
+        cache_size: int = 512,
+        max_depth: int = 64,
+        observer: FetchObserver | None = None,
+    ) -> None:
+        self.supergraph = supergraph
+        self.client = client
+        self.executor = Executor(supergraph, client, observer)
+        self.documents = LRU(cache_size)
+        self.plans = LRU(cache_size)
+        self.max_depth = max_depth
+
+    def prepare(self, query: str) -> _Prepared:
+        """Parse and validate once per query text (validation depends on neither variables nor name)."""
+        cached = self.documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            doc = parse(query)
+        except GraphQLSyntaxError as exc:
+            prepared = _Prepared(None, [_error(exc.message, "GRAPHQL_PARSE_FAILED")], 400)
+        else:
+            errors = validate(self.supergraph.api_schema, doc)
+            if not errors and _depth(doc) > self.max_depth:
+                errors = [GraphQLError(f"Operation is nested deeper than the limit of {self.max_depth}.")]
+            if errors:
+                prepared = _Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors], 400)
+            else:
+                prepared = _Prepared(doc, [], 200)
+        self.documents.put(query, prepared)
+        return prepared
+
+    def plan(self, query: str, document: DocumentNode, operation_name: str | None) -> QueryPlan:
+        key = (query, operation_name)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = build_query_plan(self.supergraph, document, operation_name)
+            self.plans.put(key, plan)
+        return plan
+
+    async def run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        headers: dict[str, str],
+        *,
+        allow_mutations: bool = True,
+    ) -> Result:
+        prepared = self.prepare(query)
+        if prepared.document is None:
+            return Result(prepared.status, {"errors": prepared.errors})
+        doc = prepared.document
+        try:
+            op = select_operation(doc, operation_name)
+        except PlanningError as exc:
+            return Result(400, {"errors": [_error(str(exc), "GRAPHQL_VALIDATION_FAILED")]})
+        name = op.name.value if op.name else None
+        if op.operation.value != "query" and not allow_mutations:
+            return Result(405, {"errors": [_error("Mutations can only be sent over HTTP POST.", "BAD_REQUEST")]}, name)
+        if op.operation.value == "subscription":
+            return Result(400, {"errors": [_error("Subscriptions are not supported over HTTP.", "BAD_REQUEST")]}, name)
+        raw_vars = variables or {}
+        coerced = get_variable_values(self.supergraph.api_schema, op.variable_definitions or (), raw_vars)
+        if isinstance(coerced, list):
+            return Result(400, {"errors": [_error(e.message, "BAD_USER_INPUT") for e in coerced]}, name)
+        try:
+            plan = self.plan(query, doc, operation_name)
+        except PlanningError as exc:
+            return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
+        fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+        introspection = self._introspect(op, fragments, raw_vars) if plan.introspection_fields else {}
+        state = ExecutionState(variables=raw_vars, headers=headers)
+        await self.executor.execute(plan, state)
+        api = self.supergraph.api_schema
+        root = api.get_root_type(op.operation)
+        shaper = Shaper(api, fragments, coerced, introspection)
+        data = shaper.shape(state.data, root, op.selection_set.selections)
+        body: dict[str, Any] = {}
+        errors = state.sorted_errors()
+        if errors:
+            body["errors"] = errors
+        body["data"] = data
+        if shaper.errors and not errors:
+            body["extensions"] = {"valueCompletion": shaper.errors}
+        return Result(200, body, name, plan)
+
+    def _introspect(self, op: OperationDefinitionNode, fragments, variables) -> dict:
+        selections = tuple(
+            s
+            for s in op.selection_set.selections
+            if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+        )
+        only = OperationDefinitionNode(
+            operation=op.operation,
+            name=op.name,
+            variable_definitions=op.variable_definitions,
+            directives=(),
+            selection_set=op.selection_set.__class__(selections=selections),
+        )
+        result = execute(
+            self.supergraph.api_schema,
+            DocumentNode(definitions=(only, *fragments.values())),
+            variable_values=variables,
+        )
+        return result.data or {}
+
+
+def _depth(doc: DocumentNode) -> int:
+    fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def depth(selection_set, seen: frozenset) -> int:
+        best = 0
+        for s in selection_set.selections:
+            if isinstance(s, FieldNode):
+                best = max(best, 1 + (depth(s.selection_set, seen) if s.selection_set else 0))
+            elif s.kind == "inline_fragment":
+                best = max(best, depth(s.selection_set, seen))
+            elif s.name.value not in seen and s.name.value in fragments:
+                best = max(best, depth(fragments[s.name.value].selection_set, seen | {s.name.value}))
+        return best
+
+    return max(
+        (depth(d.selection_set, frozenset()) for d in doc.definitions if isinstance(d, OperationDefinitionNode)),
+        default=0,
+    )

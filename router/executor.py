@@ -1,0 +1,318 @@
+"""Runs a query plan: subgraph fetches, representations, merging and re-pathing of subgraph errors."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import is_abstract_type
+
+from router.client import SubgraphClient, SubgraphTimeout
+from router.plan import Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
+from router.supergraph import Supergraph
+
+_MISSING = object()
+
+
+@dataclass
+class ExecutionState:
+    """Mutable state of one request: internal data tree, errors, client variables and forwarded headers."""
+
+    variables: dict[str, Any]
+    headers: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[int, int, dict]] = field(default_factory=list)
+
+    def add_error(self, fetch_id: int, error: dict) -> None:
+        self.errors.append((fetch_id, len(self.errors), error))
+
+    def sorted_errors(self) -> list[dict]:
+        return [e for _, _, e in sorted(self.errors, key=lambda t: (t[0], t[1]))]
+
+
+FetchObserver = Callable[[str, float, bool], None]
+
+
+class Executor:
+    """Executes plans against subgraphs through one shared, pooled SubgraphClient."""
+
+    def __init__(self, supergraph: Supergraph, client: SubgraphClient, observer: FetchObserver | None = None):
+        self.sg = supergraph
+        self.client = client
+        self.observer = observer
+        self._urls = {g.name: g.url for g in supergraph.graphs.values()}
+
+    async def execute(self, plan: QueryPlan, state: ExecutionState) -> None:
+        if plan.node is not None:
+            await self._run(plan.node, state)
+
+    async def _run(self, node: PlanNode, state: ExecutionState) -> None:
+        if isinstance(node, Fetch):
+            await self._fetch(node, state, [((), state.data)], ())
+        elif isinstance(node, Flatten):
+            targets = resolve_path(state.data, node.path)
+            await self._fetch(node.node, state, targets, node.path)
+        elif isinstance(node, Sequence):
+            for child in node.nodes:
+                await self._run(child, state)
+        elif isinstance(node, Parallel):
+            # One failing branch must not cancel its siblings: each fetch records its own errors.
+            await asyncio.gather(*(self._run(child, state) for child in node.nodes))
+
+    async def _fetch(self, fetch: Fetch, state: ExecutionState, targets, flatten_path) -> None:
+        variables = {v: state.variables[v] for v in fetch.variable_usages if v in state.variables}
+        paths_for: list[list[tuple]] = []
+        if fetch.requires:
+            reps: list[dict] = []
+            index: dict[str, int] = {}
+            for path, obj in targets:
+                rep = self._representation(obj, fetch)
+                if rep is None:
+                    continue
+                k = json.dumps(rep, sort_keys=True)
+                if k in index:
+                    paths_for[index[k]].append((path, obj))
+                else:
+                    index[k] = len(reps)
+                    reps.append(rep)
+                    paths_for.append([(path, obj)])
+            if not reps:
+                return
+            variables = {"representations": reps, **variables}
+        elif not targets:
+            return
+        body: dict[str, Any] = {"query": fetch.operation, "variables": variables}
+        if fetch.operation_name:
+            body["operationName"] = fetch.operation_name
+        hoist = _hoisted(flatten_path)
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await self._call(fetch, body, state)
+            ok = True
+        except SubgraphTimeout:
+            self._router_error(state, fetch, hoist, "GATEWAY_TIMEOUT", "Your request has been timed out")
+            return
+        except _FetchFailed as failed:
+            self._router_error(state, fetch, hoist, failed.code, failed.message)
+            return
+        finally:
+            if self.observer:
+                self.observer(fetch.service_name, time.perf_counter() - started, ok)
+        data = result.get("data")
+        errors = result.get("errors") or []
+        if fetch.requires:
+            entities = data.get("_entities") if isinstance(data, dict) else None
+            if data is not None and (not isinstance(entities, list) or len(entities) != len(paths_for)):
+                self._router_error(
+                    state,
+                    fetch,
+                    hoist,
+                    "SUBREQUEST_MALFORMED_RESPONSE",
+                    f"Subgraph '{fetch.service_name}' returned an invalid _entities list",
+                )
+                return
+            for i, entity in enumerate(entities or ()):
+                if not isinstance(entity, dict):
+                    continue
+                for n, (_, obj) in enumerate(paths_for[i]):
+                    deep_merge(obj, entity if n == 0 else copy.deepcopy(entity), self.sg)
+            for err in errors:
+                self._entity_error(state, fetch, err, paths_for, hoist)
+        else:
+            if isinstance(data, dict):
+                for n, (_, obj) in enumerate(targets):
+                    deep_merge(obj, data if n == 0 else copy.deepcopy(data), self.sg)
+            for err in errors:
+                err = _clean(err, fetch.service_name)
+                if flatten_path and "path" in err:
+                    err["path"] = list(hoist) + list(err["path"])
+                state.add_error(fetch.id, err)
+
+    async def _call(self, fetch: Fetch, body: dict, state: ExecutionState) -> dict:
+        url = self._urls.get(fetch.service_name) or ""
+        try:
+            resp = await self.client.post(
+                fetch.service_name, url, body, state.headers, is_query=fetch.operation_kind == "query"
+            )
+        except SubgraphTimeout:
+            raise
+        except Exception as exc:
+            raise _FetchFailed(
+                "SUBREQUEST_HTTP_ERROR", f"HTTP fetch failed from '{fetch.service_name}': {exc}"
+            ) from exc
+        parsed = None
+        if resp.content_type == "application/graphql-response+json" or 200 <= resp.status < 300:
+            try:
+                parsed = resp.json()
+            except ValueError:
+                parsed = None
+        if not 200 <= resp.status < 300 and not (isinstance(parsed, dict) and "data" in parsed):
+            raise _FetchFailed(
+                "SUBREQUEST_HTTP_ERROR",
+                f"HTTP fetch failed from '{fetch.service_name}': {resp.status}",
+            )
+        if not isinstance(parsed, dict):
+            raise _FetchFailed(
+                "SUBREQUEST_MALFORMED_RESPONSE",
+                f"HTTP fetch failed from '{fetch.service_name}': invalid JSON body",
+            )
+        return parsed
+
+    def _router_error(self, state, fetch: Fetch, path, code: str, message: str) -> None:
+        err: dict[str, Any] = {"message": message}
+        if path:
+            err["path"] = list(path)
+        err["extensions"] = {"code": code, "service": fetch.service_name}
+        state.add_error(fetch.id, err)
+
+    def _entity_error(self, state, fetch: Fetch, err: dict, paths_for, hoist) -> None:
+        path = err.get("path")
+        err = _clean(err, fetch.service_name)
+        if isinstance(path, list) and len(path) >= 2 and path[0] == "_entities" and isinstance(path[1], int):
+            i = path[1]
+            if 0 <= i < len(paths_for):
+                for concrete, _ in paths_for[i]:
+                    state.add_error(fetch.id, {**err, "path": [*concrete, *path[2:]]})
+                return
+        if hoist:
+            err["path"] = list(hoist)
+        else:
+            err.pop("path", None)
+        state.add_error(fetch.id, err)
+
+    def _representation(self, obj: dict, fetch: Fetch) -> dict | None:
+        rep = None
+        for frag in fetch.requires:
+            if not self._matches(obj.get("__typename"), frag.get("typeCondition")):
+                continue
+            part = _select(obj, frag["selections"], self)
+            if part is _MISSING:
+                return None
+            rep = part if rep is None else {**rep, **part}
+        if rep is None or "__typename" not in rep:
+            return None
+        for rw in fetch.input_rewrites:
+            _apply_rewrite(rep, rw, self)
+        return rep
+
+    def _matches(self, typename: str | None, condition: str | None) -> bool:
+        if condition is None or typename == condition:
+            return True
+        if typename is None:
+            return False
+        cond = self.sg.schema.get_type(condition)
+        obj = self.sg.schema.get_type(typename)
+        if cond is None or obj is None or not is_abstract_type(cond) or is_abstract_type(obj):
+            return False
+        return self.sg.schema.is_sub_type(cond, obj)
+
+
+class _FetchFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _clean(err: dict, service: str) -> dict:
+    out = {k: v for k, v in err.items() if k != "locations"}
+    ext = dict(out.get("extensions") or {})
+    ext.setdefault("service", service)
+    out["extensions"] = ext
+    return out
+
+
+def _hoisted(path) -> tuple:
+    out = []
+    for step in path:
+        if step == "@":
+            break
+        out.append(step)
+    return tuple(out)
+
+
+def _select(value, selections, ex: Executor):
+    if isinstance(value, list):
+        items = [_select(v, selections, ex) for v in value]
+        return _MISSING if any(i is _MISSING for i in items) else items
+    if not isinstance(value, dict):
+        return value
+    out: dict = {}
+    for s in selections:
+        if s["kind"] == "Field":
+            key = s.get("alias") or s["name"]
+            if key not in value:
+                return _MISSING
+            v = value[key]
+            if "selections" in s and v is not None:
+                v = _select(v, s["selections"], ex)
+                if v is _MISSING:
+                    return _MISSING
+            out[s["name"]] = v
+        elif ex._matches(value.get("__typename"), s.get("typeCondition")):
+            sub = _select(value, s["selections"], ex)
+            if sub is _MISSING:
+                return _MISSING
+            out.update(sub)
+    return out
+
+
+def _apply_rewrite(rep: dict, rw: dict, ex: Executor) -> None:
+    path = rw.get("path") or []
+    target = rep
+    for step in path[:-1]:
+        if step.startswith("... on "):
+            if not ex._matches(target.get("__typename"), step[7:]):
+                return
+        else:
+            target = target.get(step)
+            if not isinstance(target, dict):
+                return
+    if rw.get("kind") == "ValueSetter" and path:
+        target[path[-1]] = rw.get("setValueTo")
+
+
+def resolve_path(data: Any, path: tuple) -> list[tuple[tuple, dict]]:
+    """Objects reached by a Flatten path, with their concrete paths, in document order."""
+    current: list[tuple[tuple, Any]] = [((), data)]
+    for step in path:
+        nxt: list[tuple[tuple, Any]] = []
+        for p, v in current:
+            if step == "@":
+                if isinstance(v, list):
+                    nxt.extend(((*p, i), e) for i, e in enumerate(v))
+            elif isinstance(v, dict):
+                if v.get(step) is not None:
+                    nxt.append(((*p, step), v[step]))
+            elif isinstance(v, list):
+                for i, e in enumerate(v):
+                    if isinstance(e, dict) and e.get(step) is not None:
+                        nxt.append(((*p, i, step), e[step]))
+        current = nxt
+    return [(p, v) for p, v in current if isinstance(v, dict)]
+
+
+def deep_merge(target: dict, source: dict, sg: Supergraph) -> None:
+    """Apollo's deepMerge, except that an interface name never overwrites a concrete __typename."""
+    for key, value in source.items():
+        if key == "__typename" and key in target:
+            t = sg.schema.get_type(value) if isinstance(value, str) else None
+            if t is None or is_abstract_type(t):
+                continue
+        existing = target.get(key, _MISSING)
+        if isinstance(existing, dict) and isinstance(value, dict):
+            deep_merge(existing, value, sg)
+        elif isinstance(existing, list) and isinstance(value, list) and len(existing) == len(value):
+            for i, (a, b) in enumerate(zip(existing, value, strict=True)):
+                if isinstance(a, dict) and isinstance(b, dict):
+                    deep_merge(a, b, sg)
+                else:
+                    existing[i] = b
+        else:
+            target[key] = value

@@ -1,0 +1,174 @@
+"""GraphQL over HTTP for the router: request parsing, CSRF prevention, content negotiation, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from router.config import AuthMode
+
+if TYPE_CHECKING:
+    from router.app import RouterState
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_SIMPLE_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+_PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
+PLAN_HEADERS = ("apollo-expose-query-plan", "apollo-query-plan-experimental")
+
+# Validates the caller's token; raises PermissionError to refuse. Provided by the platform's auth module.
+TokenValidator = Callable[[str | None], Awaitable[None]]
+
+
+def _error_response(status: int, message: str, code: str, media: str = "application/json", **headers: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, media_type=media, headers=headers or None)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header, or None when nothing acceptable is offered."""
+    if not accept:
+        return "application/json"
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE in types:
+        return GRAPHQL_RESPONSE
+    if any(t in ("application/json", "application/*", "*/*") for t in types):
+        return "application/json"
+    return None
+
+
+def forwarded_headers(request: Request, propagate: list[str]) -> tuple[dict[str, str], str]:
+    """Headers sent to every subgraph: the allow-listed ones, a correlation id and a traceparent."""
+    out = {name.lower(): request.headers[name] for name in propagate if name in request.headers}
+    correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    out["x-correlation-id"] = correlation
+    parent = request.headers.get("traceparent")
+    parts = parent.split("-") if parent else []
+    if len(parts) == 4 and len(parts[1]) == 32:
+        # A new child span per router request, same trace.
+        out["traceparent"] = f"{parts[0]}-{parts[1]}-{secrets.token_hex(8)}-{parts[3]}"
+    else:
+        out["traceparent"] = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return out, correlation
+
+
+async def _read_request(request: Request) -> dict[str, Any] | Response:
+    if request.method == "GET":
+        params = request.query_params
+        body: dict[str, Any] = {"query": params.get("query") or None}
+        body["operationName"] = params.get("operationName") or None
+        for key in ("variables", "extensions"):
+            raw = params.get(key)
+            if raw:
+                try:
+                    body[key] = json.loads(raw)
+                except ValueError:
+                    return _error_response(400, f"The {key} parameter is not valid JSON.", "BAD_REQUEST")
+        return body
+    media = _media_type(request)
+    if not media:
+        return _error_response(415, "POST requests need a Content-Type of application/json.", "BAD_REQUEST")
+    if media != "application/json":
+        return _error_response(415, f"Content-Type {media!r} is not supported; use application/json.", "BAD_REQUEST")
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return _error_response(400, "The request body is not valid JSON.", "BAD_REQUEST")
+    if not isinstance(body, dict):
+        return _error_response(400, "The request body must be a JSON object.", "BAD_REQUEST")
+    return body
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    """POST and GET /graphql (and the GraphiQL page for browsers in the dev profile)."""
+    state: RouterState = request.app.state.router
+    settings = state.settings
+    wants_html = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+    if wants_html and not request.query_params and state.graphiql_html is not None:
+        return HTMLResponse(state.graphiql_html)
+    media = negotiate(request.headers.get("accept"))
+    if media is None:
+        return _error_response(406, "Accept application/json or application/graphql-response+json.", "BAD_REQUEST")
+    simple = _media_type(request) in ("", *_SIMPLE_TYPES)
+    if settings.csrf_prevention and simple and not any(request.headers.get(h) for h in _PREFLIGHT_HEADERS):
+        return _error_response(
+            400,
+            "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send a "
+            "Content-Type of application/json, or a non-empty 'apollo-require-preflight' header.",
+            "BAD_REQUEST",
+        )
+    body = await _read_request(request)
+    if isinstance(body, Response):
+        return body
+    query = body.get("query")
+    if not isinstance(query, str) or not query:
+        return _error_response(400, "The request has no 'query' string.", "BAD_REQUEST")
+    if len(query.encode()) > settings.max_query_bytes:
+        return _error_response(413, f"The query exceeds {settings.max_query_bytes} bytes.", "BAD_REQUEST")
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return _error_response(400, "'variables' must be a JSON object.", "BAD_REQUEST")
+    operation_name = body.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _error_response(400, "'operationName' must be a string.", "BAD_REQUEST")
+    authorization = request.headers.get("authorization")
+    if settings.auth_mode == AuthMode.REQUIRED and not authorization:
+        return _error_response(401, "Authentication required.", "UNAUTHENTICATED", media)
+    if settings.auth_mode != AuthMode.OFF and authorization and state.token_validator is not None:
+        try:
+            await state.token_validator(authorization)
+        except PermissionError as exc:
+            return _error_response(401, str(exc) or "Invalid token.", "UNAUTHENTICATED", media)
+    engine = await state.engine()
+    headers, correlation = forwarded_headers(request, settings.propagate_headers)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(settings.request_timeout):
+            result = await engine.run(
+                query, variables, operation_name, headers, allow_mutations=request.method == "POST"
+            )
+    except TimeoutError:
+        state.metrics.observe_request(operation_name, 504, time.perf_counter() - started)
+        return _error_response(504, "Your request has been timed out", "GATEWAY_TIMEOUT", media)
+    state.metrics.observe_request(result.operation_name, result.status, time.perf_counter() - started)
+    response_body = result.body
+    if settings.expose_query_plan and result.plan is not None and _wants_plan(request):
+        plan = result.plan.to_json()
+        extensions = response_body.setdefault("extensions", {})
+        extensions["apolloQueryPlan"] = {"object": plan, "text": json.dumps(plan, indent=2)}
+    extra = {"x-correlation-id": correlation}
+    if result.status == 405:
+        extra["allow"] = "POST"
+    return JSONResponse(response_body, status_code=result.status, media_type=media, headers=extra)
+
+
+def _wants_plan(request: Request) -> bool:
+    return any(request.headers.get(h, "").lower() in ("1", "true") for h in PLAN_HEADERS)
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    state: RouterState = request.app.state.router
+    if state.loaded:
+        return JSONResponse({"status": "ready", "subgraphs": state.subgraph_names()})
+    return JSONResponse({"status": "not ready", "reason": state.load_error or "loading"}, status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    state: RouterState = request.app.state.router
+    body, content_type = state.metrics.render()
+    return Response(body, media_type=content_type)

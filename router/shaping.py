@@ -1,0 +1,167 @@
+"""Shapes the internal data tree into the client's response: field order, aliases, null propagation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    is_abstract_type,
+)
+from graphql.execution.values import get_directive_values
+from graphql.language import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
+
+_BUBBLE = object()
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class Shaper:
+    """One shaping pass over the client operation; collects value-completion errors."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        introspection: dict[str, Any] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.introspection = introspection or {}
+        self.errors: list[dict] = []
+
+    def shape(self, data: dict, root: GraphQLObjectType, selections) -> dict | None:
+        result = self._object(data, root, selections, [], is_root=True)
+        return None if result is _BUBBLE else result
+
+    # -- collection --------------------------------------------------------------------------------
+
+    def _included(self, node) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include and include.get("if") is False)
+
+    def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
+        if condition is None or condition == runtime.name:
+            return True
+        cond = self.schema.get_type(condition)
+        return cond is not None and is_abstract_type(cond) and self.schema.is_sub_type(cond, runtime)
+
+    def collect(self, selections, runtime: GraphQLObjectType, out: dict | None = None) -> dict[str, list[FieldNode]]:
+        out = {} if out is None else out
+        for s in selections:
+            if not self._included(s):
+                continue
+            if isinstance(s, FieldNode):
+                out.setdefault(s.alias.value if s.alias else s.name.value, []).append(s)
+            elif isinstance(s, InlineFragmentNode):
+                cond = s.type_condition.name.value if s.type_condition else None
+                if self._applies(cond, runtime):
+                    self.collect(s.selection_set.selections, runtime, out)
+            elif isinstance(s, FragmentSpreadNode):
+                frag = self.fragments.get(s.name.value)
+                if frag and self._applies(frag.type_condition.name.value, runtime):
+                    self.collect(frag.selection_set.selections, runtime, out)
+        return out
+
+    # -- completion --------------------------------------------------------------------------------
+
+    def _error(self, message: str, path: list) -> None:
+        self.errors.append({"message": message, "path": list(path)})
+
+    def _object(self, data: dict, otype: GraphQLObjectType, selections, path: list, is_root: bool = False):
+        out: dict[str, Any] = {}
+        for name, nodes in self.collect(selections, otype).items():
+            field_name = nodes[0].name.value
+            if field_name == "__typename":
+                out[name] = otype.name
+                continue
+            if is_root and field_name in ("__schema", "__type"):
+                out[name] = self.introspection.get(name)
+                continue
+            fdef = otype.fields.get(field_name)
+            if fdef is None:
+                continue
+            sub = [s for n in nodes if n.selection_set for s in n.selection_set.selections]
+            value = self._value(data.get(name), fdef.type, sub, [*path, name], f"{otype.name}.{field_name}")
+            if value is _BUBBLE:
+                return _BUBBLE
+            out[name] = value
+        return out
+
+    def _value(self, value, gtype, selections, path: list, coordinate: str):
+        if isinstance(gtype, GraphQLNonNull):
+            result = self._value(value, gtype.of_type, selections, path, coordinate)
+            if result is None:
+                self._error(f"Cannot return null for non-nullable field {coordinate}.", path)
+                return _BUBBLE
+            return result
+        if value is None:
+            return None
+        result = self._inner(value, gtype, selections, path, coordinate)
+        return None if result is _BUBBLE else result
+
+    def _inner(self, value, gtype, selections, path: list, coordinate: str):
+        if isinstance(gtype, GraphQLList):
+            if not isinstance(value, list):
+                self._error(f"Expected a list for {coordinate}.", path)
+                return None
+            items = []
+            for i, item in enumerate(value):
+                r = self._value(item, gtype.of_type, selections, [*path, i], coordinate)
+                if r is _BUBBLE:
+                    return _BUBBLE
+                items.append(r)
+            return items
+        if isinstance(gtype, GraphQLScalarType):
+            return self._scalar(value, gtype, path, coordinate)
+        if isinstance(gtype, GraphQLEnumType):
+            if isinstance(value, str) and value in gtype.values:
+                return value
+            self._error(f"Invalid value for enum {gtype.name} at {coordinate}.", path)
+            return None
+        if not isinstance(value, dict):
+            self._error(f"Expected an object for {coordinate}.", path)
+            return None
+        runtime = gtype
+        if not isinstance(gtype, GraphQLObjectType) or "__typename" in value:
+            typename = value.get("__typename")
+            candidate = self.schema.get_type(typename) if isinstance(typename, str) else None
+            if isinstance(candidate, GraphQLObjectType) and (
+                candidate is gtype or (is_abstract_type(gtype) and self.schema.is_sub_type(gtype, candidate))
+            ):
+                runtime = candidate
+            elif not isinstance(gtype, GraphQLObjectType):
+                # Never name the unknown type: it may be @inaccessible.
+                self._error(f"Abstract type {gtype.name} must resolve to an object type at runtime.", path)
+                return None
+        return self._object(value, runtime, selections, path)
+
+    def _scalar(self, value, gtype: GraphQLScalarType, path: list, coordinate: str):
+        name = gtype.name
+        ok = True
+        if name == "Int":
+            ok = isinstance(value, int) and not isinstance(value, bool) and _INT_MIN <= value <= _INT_MAX
+        elif name == "Float":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif name == "String":
+            ok = isinstance(value, str)
+        elif name == "Boolean":
+            ok = isinstance(value, bool)
+        elif name == "ID":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+            ok = isinstance(value, str)
+        if not ok:
+            self._error(f"Invalid value for {name} at {coordinate}.", path)
+            return None
+        return value
