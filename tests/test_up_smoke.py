@@ -1,0 +1,106 @@
+"""Smoke test of `finpace up`: free ports, party answers `_service`, SIGTERM leaves no process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from shared.embedded import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 150.0
+STOP_TIMEOUT = 90.0
+
+
+def _up_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINPACE_")}
+    env.update(
+        {
+            "FINPACE_DATA_DIR": str(tmp_path / "data"),
+            "FINPACE_EMBEDDED_PG_PORT": str(ports["pg"]),
+            "FINPACE_EMBEDDED_NATS_PORT": str(ports["nats"]),
+            "FINPACE_PORT_PARTY": str(ports["party"]),
+            "FINPACE_PORT_ROUTER": str(ports["router"]),
+        }
+    )
+    return env
+
+
+def _sdl(port: int) -> str | None:
+    try:
+        response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ _service { sdl } }"}, timeout=5)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    return ((response.json().get("data") or {}).get("_service") or {}).get("sdl")
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def _servers_on(path: Path) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] in {"postgres", "nats-server"} and str(path) in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+def test_up_serves_party_and_stops_without_leftovers(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "up"],
+            cwd=REPO,
+            env=_up_env(tmp_path, ports),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # Started: party answers the federation `_service` query on its overridden port.
+        deadline = time.monotonic() + START_TIMEOUT
+        sdl = None
+        while sdl is None:
+            assert supervisor.poll() is None, f"finpace up exited early:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"party did not answer in time:\n{log_path.read_text()}"
+            sdl = _sdl(ports["party"])
+            if sdl is None:
+                time.sleep(0.5)
+        assert "type Party" in sdl
+        assert "Finpace is up" in log_path.read_text()
+
+        descendants = psutil.Process(supervisor.pid).children(recursive=True)
+        names = {p.name() for p in _alive(descendants)}
+        assert {"postgres", "nats-server"} <= names, names
+
+        # Stopped: SIGTERM ends the supervisor cleanly, and nothing it started is left.
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(STOP_TIMEOUT) == 0, log_path.read_text()
+        deadline = time.monotonic() + 10
+        while _alive(descendants) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(descendants) == [], log_path.read_text()
+        assert _servers_on(tmp_path) == []
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait(10)
