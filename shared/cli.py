@@ -63,14 +63,14 @@ def _settings(**overrides: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def embedded_servers(settings: Settings, *, nats: bool = True) -> Iterator[Settings]:
+def embedded_servers(settings: Settings, *, postgres: bool = True, nats: bool = True) -> Iterator[Settings]:
     """Start embedded PostgreSQL/NATS for whichever URL is unset; yield settings that point at them."""
     from shared.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 
     with contextlib.ExitStack() as stack:
         updates: dict[str, Any] = {}
         try:
-            if not settings.database_url:
+            if postgres and not settings.database_url:
                 with console.status(f"Starting embedded PostgreSQL on 127.0.0.1:{settings.embedded_pg_port}"):
                     pg = EmbeddedPostgres(settings.data_dir, port=settings.embedded_pg_port)
                     stack.enter_context(pg)
@@ -80,9 +80,7 @@ def embedded_servers(settings: Settings, *, nats: bool = True) -> Iterator[Setti
                 with console.status(f"Starting embedded NATS on 127.0.0.1:{settings.embedded_nats_port}"):
                     server = EmbeddedNats(settings.data_dir, port=settings.embedded_nats_port)
                     stack.enter_context(server)
-                console.print(
-                    f"[green]✓[/] NATS JetStream {server.url} (store {server.store_dir})", highlight=False
-                )
+                console.print(f"[green]✓[/] NATS JetStream {server.url} (store {server.store_dir})", highlight=False)
                 updates["nats_url"] = server.url
         except EmbeddedServerError as exc:
             _fail(str(exc))
@@ -191,9 +189,7 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
                 _provision(live)
                 env = child_env(os.environ, _child_overrides(live, selected))
                 for service in selected:
-                    children.append(
-                        spawn(service, live.host, service_port(service), env, live.data_dir / "logs")
-                    )
+                    children.append(spawn(service, live.host, service_port(service), env, live.data_dir / "logs"))
                 wait_ready(children, console, timeout=timeout)
                 out.print(_urls_table(live, children))
                 console.print("Press Ctrl-C to stop.")
@@ -253,12 +249,8 @@ def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("name")
 @click.option("--host", default=None, help="Interface to bind (default: FINPACE_HOST).")
-@click.option(
-    "--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>)."
-)
-@click.option(
-    "--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL."
-)
+@click.option("--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>).")
+@click.option("--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL.")
 @click.option("--workers", type=int, default=1, show_default=True, help="uvicorn worker processes.")
 def serve(name: str, host: str | None, port: int | None, supergraph: Path | None, workers: int) -> None:
     """Run one service (a subgraph or `router`) under uvicorn."""
@@ -288,9 +280,7 @@ def serve(name: str, host: str | None, port: int | None, supergraph: Path | None
     )
 
 
-def _build_app(
-    factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None
-) -> Any:
+def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None) -> Any:
     if is_router:
         # The router may take its own settings object; hand it over when it exists.
         with contextlib.suppress(ModuleNotFoundError, AttributeError):
@@ -315,6 +305,15 @@ def migrate(domains: tuple[str, ...]) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with embedded_servers(settings, nats=False) as live:
         _migrate(live, names)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+def provision() -> None:
+    """Create or update the JetStream streams and consumers defined in nats/, starting embedded NATS if needed."""
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with embedded_servers(settings, postgres=False) as live:
+        _provision(live)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -357,9 +356,7 @@ def seed(demo: bool, count: int, url: str) -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--output", type=click.Path(path_type=Path), default=Path("schema/supergraph.graphql"), show_default=True
-)
+@click.option("--output", type=click.Path(path_type=Path), default=Path("schema/supergraph.graphql"), show_default=True)
 def compose(output: Path) -> None:
     """Compose schema/supergraph.graphql from the subgraph SDL snapshots."""
     compose_fn = _lazy("router.composition", "compose", "Composition")
