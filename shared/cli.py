@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -179,6 +179,7 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
     selected = _select_services(services, no_router)
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(settings.data_dir)
     children: list[Any] = []
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
@@ -217,7 +218,27 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        lock.close()
     raise SystemExit(exit_code)
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the data directory for the life of `up` (released by the kernel on exit)."""
+    import fcntl
+
+    handle = (data_dir / "up.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "?"
+        handle.close()
+        _fail(f"Another `finpace up` (pid {owner}) is using {data_dir}; stop it or set FINPACE_DATA_DIR.")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _embedded(settings: Settings) -> bool:

@@ -107,3 +107,17 @@ def test_migrate_starts_and_stops_embedded_postgres(tmp_path: Path) -> None:
         if p.info["name"] == "postgres" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == []
+
+
+def test_up_refuses_a_data_directory_held_by_another_up(tmp_path: Path) -> None:
+    import fcntl
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with (data / "up.lock").open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        result = CliRunner().invoke(main, ["up", "--no-router"], env=_env(tmp_path))
+    assert result.exit_code == 1
+    assert "Another `finpace up` (pid 4242)" in result.output
