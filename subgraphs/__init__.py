@@ -1,0 +1,1 @@
+"""Finpace's business domains, one federated subgraph package each."""

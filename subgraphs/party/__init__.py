@@ -1,0 +1,1 @@
+"""Party & customer reference: parties, groups, roles, RMs, agreements, entitlements, consents (finpace.party.*)."""

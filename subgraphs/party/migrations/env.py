@@ -1,0 +1,6 @@
+"""Alembic environment of the party database."""
+
+from shared.migrations import run_env
+from subgraphs.party.models import Base
+
+run_env(Base.metadata)

@@ -1,0 +1,60 @@
+"""Test helpers: serve an ASGI app over real HTTP on a free loopback port, and a small GraphQL client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+from shared.embedded import free_port
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Runs the app (with its lifespan) under uvicorn on 127.0.0.1 and yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if not server.started:
+        task.cancel()
+        raise RuntimeError("test server did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class GraphQLClient:
+    """Posts GraphQL operations to one endpoint, optionally with a bearer token."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, token: str | None = None) -> None:
+        self.http, self.url, self.token = http, url, token
+
+    def with_token(self, token: str | None) -> GraphQLClient:
+        return GraphQLClient(self.http, self.url, token)
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        if self.token:
+            headers.setdefault("authorization", f"Bearer {self.token}")
+        return await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self(query, variables)
+        assert not body.get("errors"), body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
