@@ -50,11 +50,13 @@ class Shaper:
         include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
         return not (include and include.get("if") is False)
 
-    def _applies(self, condition: str | None, runtime: GraphQLObjectType) -> bool:
+    def _applies(self, condition: str | None, runtime) -> bool:
         if condition is None or condition == runtime.name:
             return True
         cond = self.schema.get_type(condition)
-        return cond is not None and is_abstract_type(cond) and self.schema.is_sub_type(cond, runtime)
+        if cond is None or not is_abstract_type(cond) or is_abstract_type(runtime):
+            return False
+        return self.schema.is_sub_type(cond, runtime)
 
     def collect(self, selections, runtime: GraphQLObjectType, out: dict | None = None) -> dict[str, list[FieldNode]]:
         out = {} if out is None else out
@@ -133,7 +135,9 @@ class Shaper:
             self._error(f"Expected an object for {coordinate}.", path)
             return None
         runtime = gtype
-        if not isinstance(gtype, GraphQLObjectType) or "__typename" in value:
+        # Without __typename (an interface object answered and nothing needed the concrete type), shape with
+        # the abstract type itself: only its own fields were planned.
+        if "__typename" in value:
             typename = value.get("__typename")
             candidate = self.schema.get_type(typename) if isinstance(typename, str) else None
             if isinstance(candidate, GraphQLObjectType) and (

@@ -12,10 +12,7 @@ PLACEHOLDER = "http://{name}.invalid/graphql"
 
 
 def compose_scenario(scenario: str) -> dict:
-    sdls = {
-        name: (PLACEHOLDER.format(name=name), schema.as_str())
-        for name, schema in load_subgraphs(scenario).items()
-    }
+    sdls = {name: (PLACEHOLDER.format(name=name), schema.as_str()) for name, schema in load_subgraphs(scenario).items()}
     with tempfile.TemporaryDirectory() as tmp:
         return compose_with_apollo(sdls, Path(tmp))
 
