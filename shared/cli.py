@@ -19,7 +19,7 @@ from rich.table import Table
 
 from shared.config import Settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -136,6 +136,14 @@ def _urls_table(settings: Settings, children: list[Any]) -> Table:
     return table
 
 
+def _supergraph_path() -> Path:
+    """Return the supergraph SDL the router will load (FINPACE_ROUTER_SUPERGRAPH, else the schema dir's)."""
+    from shared.registry import schema_dir
+
+    override = os.environ.get("FINPACE_ROUTER_SUPERGRAPH")
+    return Path(override) if override else schema_dir() / "supergraph.graphql"
+
+
 def _select_services(names: tuple[str, ...], skip_router: bool) -> list[Any]:
     from shared.registry import RegistryError, load_services
 
@@ -151,6 +159,12 @@ def _select_services(names: tuple[str, ...], skip_router: bool) -> list[Any]:
     selected = []
     for service in services:
         if service.is_router and skip_router:
+            continue
+        if service.is_router and not _supergraph_path().is_file():
+            console.print(
+                f"[yellow]![/] skipping router: {_supergraph_path()} does not exist (run `finpace compose`)",
+                highlight=False,
+            )
             continue
         if not service.is_importable():
             console.print(
@@ -272,9 +286,8 @@ def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
 @click.option("--host", default=None, help="Interface to bind (default: FINPACE_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>).")
 @click.option("--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL.")
-@click.option("--workers", type=int, default=1, show_default=True, help="uvicorn worker processes.")
-def serve(name: str, host: str | None, port: int | None, supergraph: Path | None, workers: int) -> None:
-    """Run one service (a subgraph or `router`) under uvicorn."""
+def serve(name: str, host: str | None, port: int | None, supergraph: Path | None) -> None:
+    """Run one service (a subgraph or `router`) under uvicorn; scale out by running more copies."""
     import uvicorn
 
     from shared.registry import RegistryError, get_service, load_factory, service_port
@@ -297,21 +310,18 @@ def serve(name: str, host: str | None, port: int | None, supergraph: Path | None
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
-        workers=None if workers == 1 else workers,
     )
 
 
 def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None) -> Any:
     if is_router:
-        # The router may take its own settings object; hand it over when it exists.
-        with contextlib.suppress(ModuleNotFoundError, AttributeError):
-            from router.config import RouterSettings  # type: ignore[import-not-found]
-
-            options = {"supergraph": supergraph} if supergraph is not None else {}
-            try:
-                return factory(RouterSettings(**options))
-            except TypeError:
-                return factory(settings)
+        # The router has its own settings (FINPACE_ROUTER_*); hand them over when they exist.
+        try:
+            from router.config import RouterSettings
+        except ModuleNotFoundError:
+            return factory(settings)
+        options = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
+        return factory(RouterSettings(**options))
     return factory(settings)
 
 
