@@ -69,8 +69,8 @@ class Money:
 
     def __post_init__(self) -> None:
         check_currency(self.currency)
-        if not isinstance(self.amount, Decimal):
-            object.__setattr__(self, "amount", parse_decimal(self.amount))
+        # Decimals are checked too: a NaN, an infinity or an overflowing result is never money.
+        object.__setattr__(self, "amount", parse_decimal(self.amount))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -162,7 +162,8 @@ class Money:
 
     def wire_amount(self) -> str:
         """Returns the amount as a string with exactly the currency's minor digits ("100.00")."""
-        return f"{self.quantize().amount:f}"
+        amount = self.quantize().amount
+        return f"{abs(amount) if amount.is_zero() else amount:f}"  # never "-0.00" on the wire
 
     def __str__(self) -> str:
         return f"{self.wire_amount()} {self.currency}"
