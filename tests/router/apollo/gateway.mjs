@@ -6,6 +6,6 @@ import { ApolloGateway } from "@apollo/gateway";
 
 const [, , supergraphPath, port] = process.argv;
 const gateway = new ApolloGateway({ supergraphSdl: readFileSync(supergraphPath, "utf8") });
-const server = new ApolloServer({ gateway, includeStacktraceInErrorResponses: false });
+const server = new ApolloServer({ gateway, introspection: true, includeStacktraceInErrorResponses: false });
 const { url } = await startStandaloneServer(server, { listen: { port: Number(port), host: "127.0.0.1" } });
 process.stdout.write(`ready ${url}\n`);
