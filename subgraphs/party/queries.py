@@ -11,6 +11,7 @@ from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
@@ -189,7 +190,7 @@ async def get_consents_as_of(session: AsyncSession, party_id: uuid.UUID, at: dt.
     """Returns the consent decision in force at `at` for each purpose and channel the party has one for."""
     rows = (await session.execute(
         select(Consent).where(Consent.party_id == party_id, Consent.captured_at <= at)
-        .distinct(Consent.purpose, Consent.channel)
+        .ext(distinct_on(Consent.purpose, Consent.channel))
         .order_by(Consent.purpose, Consent.channel, Consent.captured_at.desc(), Consent.id.desc())
     )).scalars().all()
     return [c for c in rows if c.expires_at is None or c.expires_at > at]
