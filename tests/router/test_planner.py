@@ -142,7 +142,8 @@ def test_interface_object_jump_rewrites_typename() -> None:
 def test_mutations_are_serial_and_followups_are_queries() -> None:
     node = plan(
         "mutations",
-        'mutation M { a: deposit(id: "1", amount: 1) { id } n: note(text: "x") b: deposit(id: "1", amount: 2) { history } }',
+        'mutation M { a: deposit(id: "1", amount: 1) { id } n: note(text: "x") '
+        'b: deposit(id: "1", amount: 2) { history } }',
     ).node
     assert isinstance(node, Sequence)
     kinds = [(n.service_name, n.operation_kind) if isinstance(n, Fetch) else type(n).__name__ for n in node.nodes]

@@ -127,7 +127,8 @@ def test_renamed_inaccessible_is_resolved_through_the_import() -> None:
     sdl = (SCENARIOS / "inaccessible" / "supergraph.graphql").read_text()
     sdl = sdl.replace(
         '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)',
-        '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY, import: [{name: "@inaccessible", as: "@hidden"}])',
+        '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY, '
+        'import: [{name: "@inaccessible", as: "@hidden"}])',
     ).replace("@inaccessible", "@hidden")
     sdl = sdl.replace('import: [{name: "@hidden", as: "@hidden"}]', 'import: [{name: "@inaccessible", as: "@hidden"}]')
     sg = Supergraph(sdl)
