@@ -374,8 +374,15 @@ def token(role: str, sub: str, party_ids: tuple[str, ...], scopes: tuple[str, ..
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--demo", is_flag=True, required=True, help="Load the demo bank.")
 @click.option("--count", type=int, default=300, show_default=True, help="How many parties to create.")
-@click.option("--router-url", "--url", "url", default="http://127.0.0.1:4000/graphql", show_default=True)
-def seed(demo: bool, count: int, url: str) -> None:
+@click.option(
+    "--router-url",
+    "--url",
+    "url",
+    default=None,
+    help="Send every mutation through this GraphQL endpoint (e.g. http://127.0.0.1:4000/graphql); "
+    "default: each subgraph directly.",
+)
+def seed(demo: bool, count: int, url: str | None) -> None:
     """Load a realistic demo bank through the public mutations of a running platform."""
     run_demo_seed = _lazy("shared.seed", "run_demo_seed", "Demo seeding")
     settings = _settings()
