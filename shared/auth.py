@@ -45,12 +45,17 @@ class Principal:
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
         roles = claims.get("roles") or []
-        scopes = (claims.get("scope") or "").split()
+        scope = claims.get("scope") or ""
+        party_ids = claims.get("party_ids") or []
+        # A string where a list belongs would otherwise be read character by character.
+        if not isinstance(roles, list) or not isinstance(party_ids, list) or not isinstance(scope, str):
+            raise AuthError("Access token claims roles, party_ids or scope have the wrong type.")
+        scopes = scope.split()
         return cls(
             sub=str(claims["sub"]),
             roles=frozenset(r for r in roles if r in ROLES),
             scopes=frozenset(scopes),
-            party_ids=frozenset(str(p) for p in claims.get("party_ids") or []),
+            party_ids=frozenset(str(p) for p in party_ids),
             client_id=claims.get("client_id"),
             claims=claims,
         )
@@ -144,11 +149,14 @@ class TokenValidator:
             header = json.loads(_b64url(token.split(".")[0]))
         except Exception:
             raise AuthError("Access token is malformed.") from None
+        if not isinstance(header, dict):
+            raise AuthError("Access token is malformed.")
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise AuthError(f"Access token algorithm '{header.get('alg')}' is not allowed.")
         if "jku" in header or "x5u" in header:
             raise AuthError("Access token names its own key location; refused.")
-        if header.get("typ", "").lower() not in {"at+jwt", "application/at+jwt"}:
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in {"at+jwt", "application/at+jwt"}:
             raise AuthError("Access token type must be at+jwt.")
         kid = header.get("kid")
         if not kid:

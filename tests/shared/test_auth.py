@@ -1,0 +1,268 @@
+"""Access tokens: the dev issuer, TokenValidator's negative matrix (RFC 8725 / RFC 9068) and the Principal."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+from shared.auth import (
+    DEV_KEY_FILE,
+    Principal,
+    TokenValidator,
+    bearer_token,
+    dev_key,
+    issue_dev_token,
+)
+from shared.config import Profile, Settings
+from shared.errors import AuthError
+
+
+@pytest.fixture
+def dev_settings(tmp_path: Path) -> Settings:
+    return Settings(profile=Profile.DEV, data_dir=tmp_path)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": "ops-1", "client_id": "finpace-dev",
+        "iat": now, "nbf": now, "exp": now + 300, "jti": str(uuid.uuid4()), "roles": ["ops"], "scope": "",
+        "party_ids": [],
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _signed(settings: Settings, claims: dict[str, Any], **header: Any) -> str:
+    """Signs with the real dev issuer key, so only the claim or header under test is wrong."""
+    key = dev_key(settings)
+    full = {"alg": "ES256", "kid": key.kid, "typ": "at+jwt", **header}
+    return jwt.encode({k: v for k, v in full.items() if v is not None}, claims, key)
+
+
+def test_dev_token_gives_a_principal_with_roles_scopes_and_parties(dev_settings: Settings) -> None:
+    party = str(uuid.uuid4())
+    token = issue_dev_token(dev_settings, role="customer", sub="cust-1", party_ids=[party], scopes=["party:read"])
+    principal = TokenValidator(dev_settings).validate(token)
+    assert principal.sub == "cust-1"
+    assert principal.roles == frozenset({"customer"})
+    assert principal.scopes == frozenset({"party:read"})
+    assert principal.party_ids == frozenset({party})
+    assert principal.client_id == "finpace-dev"
+    assert principal.has_role("customer", "admin") and not principal.has_role("ops")
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
+    claims = principal.claims
+    assert {"iss", "aud", "sub", "client_id", "iat", "exp", "jti"} <= set(claims)
+    assert claims["exp"] - claims["iat"] <= 600
+
+
+def test_dev_key_is_kept_in_the_data_directory_and_reused(dev_settings: Settings) -> None:
+    first = dev_key(dev_settings)
+    path = dev_settings.data_dir / DEV_KEY_FILE
+    assert path.exists()
+    assert path.stat().st_mode & 0o077 == 0  # private key readable by its owner only
+    assert dev_key(dev_settings).kid == first.kid
+    # A token issued by one process validates in another that reads the same data directory.
+    token = issue_dev_token(dev_settings, role="ops", sub="ops-1")
+    assert TokenValidator(Settings(profile=Profile.DEV, data_dir=dev_settings.data_dir)).validate(token).sub == "ops-1"
+
+
+def test_unknown_role_is_refused(dev_settings: Settings) -> None:
+    with pytest.raises(AuthError, match="root"):
+        issue_dev_token(dev_settings, role="root", sub="x")
+
+
+def test_production_profile_refuses_dev_tokens(tmp_path: Path) -> None:
+    prod = Settings(
+        profile=Profile.PROD, data_dir=tmp_path, auth_issuer="https://login.bank.example",
+        auth_jwks_file=tmp_path / "jwks.json", database_url="postgresql://db.internal/postgres",
+        nats_url="nats://nats.internal:4222",
+    )
+    with pytest.raises(AuthError, match="dev profile"):
+        issue_dev_token(prod, role="admin", sub="admin-1")
+    assert not (tmp_path / DEV_KEY_FILE).exists()
+
+
+def test_token_from_another_dev_issuer_key_is_refused(dev_settings: Settings, tmp_path: Path) -> None:
+    other = Settings(profile=Profile.DEV, data_dir=tmp_path / "other")
+    token = issue_dev_token(other, role="admin", sub="intruder")
+    with pytest.raises(AuthError):
+        TokenValidator(dev_settings).validate(token)
+
+
+def _alg_none(settings: Settings) -> str:
+    header = {"alg": "none", "kid": dev_key(settings).kid, "typ": "at+jwt"}
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(settings)).encode())}."
+
+
+def _hs256_with_public_key(settings: Settings) -> str:
+    # The classic algorithm confusion: HMAC keyed with the issuer's *public* key.
+    key = dev_key(settings)
+    header = {"alg": "HS256", "kid": key.kid, "typ": "at+jwt"}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(settings)).encode())}"
+    secret = json.dumps(key.as_dict(private=False)).encode()
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+NEGATIVE_CASES: dict[str, Any] = {
+    "alg none": _alg_none,
+    "HS256 signed with our public key": _hs256_with_public_key,
+    "wrong iss": lambda s: _signed(s, _claims(s, iss="https://evil.example")),
+    "issuer differing in case": lambda s: _signed(s, _claims(s, iss=s.auth_issuer.upper())),
+    "missing iss": lambda s: _signed(s, {k: v for k, v in _claims(s).items() if k != "iss"}),
+    "missing aud": lambda s: _signed(s, {k: v for k, v in _claims(s).items() if k != "aud"}),
+    "foreign aud": lambda s: _signed(s, _claims(s, aud="someone-else")),
+    "foreign aud list": lambda s: _signed(s, _claims(s, aud=["someone-else", "another"])),
+    "expired by 31 s": lambda s: _signed(s, _claims(s, iat=int(time.time()) - 400, exp=int(time.time()) - 31)),
+    "nbf 31 s ahead": lambda s: _signed(s, _claims(s, nbf=int(time.time()) + 31)),
+    "missing exp": lambda s: _signed(s, {k: v for k, v in _claims(s).items() if k != "exp"}),
+    "missing sub": lambda s: _signed(s, {k: v for k, v in _claims(s).items() if k != "sub"}),
+    "unknown kid": lambda s: _signed(s, _claims(s), kid="not-our-key"),
+    "missing kid": lambda s: _signed(s, _claims(s), kid=None),
+    "jku header": lambda s: _signed(s, _claims(s), jku="https://evil.example/jwks.json"),
+    "x5u header": lambda s: _signed(s, _claims(s), x5u="https://evil.example/cert.pem"),
+    "missing typ": lambda s: _signed(s, _claims(s), typ=None),
+    "typ JWT (an id token)": lambda s: _signed(s, _claims(s), typ="JWT"),
+    "9 KiB token": lambda s: _signed(s, _claims(s, padding="x" * 9216)),
+    "tampered payload": lambda s: _tamper(_signed(s, _claims(s, roles=["customer"]))),
+    "garbage": lambda s: "not.a.token",
+    "empty": lambda s: "",
+    "header not json": lambda s: _b64(b"{oops") + ".e30.",
+    "header is a list": lambda s: _b64(b"[1]") + ".e30.",
+    "typ is a number": lambda s: _b64(json.dumps({"alg": "ES256", "typ": 1, "kid": "k"}).encode()) + ".e30.",
+    "sub is a number": lambda s: _signed(s, _claims(s, sub=12345)),
+    "scope is a list": lambda s: _signed(s, _claims(s, scope=["admin"])),
+    "roles is a string": lambda s: _signed(s, _claims(s, roles="admin")),
+}
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["roles"] = ["admin"]
+    return f"{header}.{_b64(json.dumps(body).encode())}.{signature}"
+
+
+@pytest.mark.parametrize("case", list(NEGATIVE_CASES))
+def test_negative_matrix_raises_auth_error(dev_settings: Settings, case: str) -> None:
+    token = NEGATIVE_CASES[case](dev_settings)
+    with pytest.raises(AuthError):
+        TokenValidator(dev_settings).validate(token)
+
+
+def test_leeway_accepts_a_token_expired_by_less_than_30_s(dev_settings: Settings) -> None:
+    now = int(time.time())
+    validator = TokenValidator(dev_settings)
+    assert validator.validate(_signed(dev_settings, _claims(dev_settings, iat=now - 300, exp=now - 20))).sub == "ops-1"
+    assert validator.validate(_signed(dev_settings, _claims(dev_settings, nbf=now + 20))).sub == "ops-1"
+
+
+def test_audience_list_containing_ours_is_accepted(dev_settings: Settings) -> None:
+    token = _signed(dev_settings, _claims(dev_settings, aud=["other", dev_settings.auth_audience]))
+    assert TokenValidator(dev_settings).validate(token).sub == "ops-1"
+
+
+def test_unknown_roles_in_a_token_are_dropped(dev_settings: Settings) -> None:
+    token = _signed(dev_settings, _claims(dev_settings, roles=["ops", "superuser"]))
+    assert TokenValidator(dev_settings).validate(token).roles == frozenset({"ops"})
+
+
+def _jwks_settings(tmp_path: Path, keys: list[Any]) -> Settings:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [k.as_dict(private=False) for k in keys]}))
+    return Settings(
+        profile=Profile.PROD, data_dir=tmp_path, auth_issuer="https://login.bank.example", auth_audience="finpace",
+        auth_jwks_file=jwks, database_url="postgresql://db.internal/postgres", nats_url="nats://nats.internal:4222",
+    )
+
+
+def test_production_validates_against_the_issuers_jwks(tmp_path: Path) -> None:
+    rsa = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [rsa])
+    claims = _claims(settings, roles=["rm"], party_ids=["p-1", "p-2"])
+    validator = TokenValidator(settings)
+    for alg in ["RS256", "PS256"]:
+        token = jwt.encode({"alg": alg, "kid": rsa.kid, "typ": "at+jwt"}, claims, rsa, algorithms=[alg])
+        principal = validator.validate(token)
+        assert principal.roles == frozenset({"rm"})
+        assert principal.party_ids == frozenset({"p-1", "p-2"})
+    # RS384 is a fine algorithm elsewhere, but not on our allow-list.
+    with pytest.raises(AuthError, match="RS384"):
+        validator.validate(jwt.encode({"alg": "RS384", "kid": rsa.kid, "typ": "at+jwt"}, claims, rsa,
+                                      algorithms=["RS384"]))
+    # A dev token means nothing to the production issuer.
+    dev = Settings(profile=Profile.DEV, data_dir=tmp_path / "dev")
+    with pytest.raises(AuthError):
+        validator.validate(issue_dev_token(dev, role="admin", sub="admin-1"))
+
+
+def test_a_key_with_a_known_kid_but_another_type_is_refused(tmp_path: Path) -> None:
+    ec = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    rsa = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [rsa])
+    forged = jwt.encode({"alg": "ES256", "kid": rsa.kid, "typ": "at+jwt"}, _claims(settings), ec)
+    with pytest.raises(AuthError):
+        TokenValidator(settings).validate(forged)
+
+
+def test_rotated_key_is_picked_up_by_refetching_on_unknown_kid(tmp_path: Path) -> None:
+    old = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    new = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [old])
+    validator = TokenValidator(settings, min_refetch_seconds=0)
+    claims = _claims(settings)
+    assert validator.validate(jwt.encode({"alg": "ES256", "kid": old.kid, "typ": "at+jwt"}, claims, old))
+    _jwks_settings(tmp_path, [new])  # the issuer rotates: the JWKS now holds only the new key
+    assert validator.validate(jwt.encode({"alg": "ES256", "kid": new.kid, "typ": "at+jwt"}, claims, new))
+    # The removed key is no longer trusted once the set was refetched.
+    with pytest.raises(AuthError, match="unknown key"):
+        validator.validate(jwt.encode({"alg": "ES256", "kid": old.kid, "typ": "at+jwt"}, claims, old))
+
+
+# EdDSA is on ARCHITECTURE.md's allow-list; joserfc warns that RFC 9864 prefers the name Ed25519.
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_every_allowed_algorithm_validates(tmp_path: Path) -> None:
+    keys = [
+        (RSAKey.generate_key(2048, auto_kid=True, private=True), "RS256"),
+        (ECKey.generate_key("P-256", auto_kid=True, private=True), "ES256"),
+        (OKPKey.generate_key("Ed25519", auto_kid=True, private=True), "EdDSA"),
+    ]
+    settings = _jwks_settings(tmp_path, [k for k, _ in keys])
+    validator = TokenValidator(settings)
+    for key, alg in keys:
+        token = jwt.encode({"alg": alg, "kid": key.kid, "typ": "at+jwt"}, _claims(settings), key, algorithms=[alg])
+        assert validator.validate(token).sub == "ops-1", alg
+
+
+def test_principal_from_claims() -> None:
+    principal = Principal.from_claims({"sub": "u", "roles": ["admin"], "scope": "a b", "party_ids": [1]})
+    assert principal == Principal(sub="u", roles=frozenset({"admin"}), scopes=frozenset({"a", "b"}),
+                                  party_ids=frozenset({"1"}))
+
+
+@pytest.mark.parametrize(("header", "token"), [(None, None), ("", None), ("Bearer abc", "abc"),
+                                               ("bearer  abc ", "abc")])
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "abc"])
+def test_bearer_token_refuses_other_schemes(header: str) -> None:
+    with pytest.raises(AuthError):
+        bearer_token(header)
