@@ -201,7 +201,7 @@ def _times(schedule: Schedule) -> list[Decimal]:
 
 
 def apr_pct(schedule: Schedule) -> Decimal:
-    """Solves Σ payment_k (1+APR)^-t_k = principal − fees by Decimal bisection; returns a percentage."""
+    """Solves Σ payment_k (1+APR)^-t_k = principal - fees by Decimal bisection; returns a percentage."""
     advanced = schedule.terms.principal - schedule.terms.upfront_fee
     flows = [(t, i.total) for t, i in zip(_times(schedule), schedule.installments, strict=True)]
 

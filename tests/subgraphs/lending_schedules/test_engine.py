@@ -29,7 +29,7 @@ def terms(**kw: object) -> ScheduleTerms:
 
 
 def annuity(principal: Decimal, rate: Decimal, n: int) -> Decimal:
-    """Closed form P·r / (1 − (1+r)^−n), rounded half-even to the cent."""
+    """Closed form P·r / (1 - (1+r)^-n), rounded half-even to the cent."""
     with localcontext() as ctx:
         ctx.prec = 50
         return (principal * rate / (1 - (1 + rate) ** -n)).quantize(CENT, rounding=ROUND_HALF_EVEN)
@@ -46,7 +46,7 @@ def test_worked_example_888_49_a_month() -> None:
 
 
 def test_apr_matches_the_effective_annual_rate() -> None:
-    # Monthly payments at 1 % a month: APR = 1.01^12 − 1 = 12.6825 % (the rounding of the last payment is invisible).
+    # Monthly payments at 1 % a month: APR = 1.01^12 - 1 = 12.6825 % (the rounding of the last payment is invisible).
     expected = ((Decimal("1.01") ** 12 - 1) * 100).quantize(CENT, rounding=ROUND_HALF_UP)
     assert generate(terms()).apr_pct() == expected == Decimal("12.68")
 
@@ -83,7 +83,7 @@ def test_equal_principal_declining() -> None:
 
 def test_flat_interest() -> None:
     s = generate(terms(interest_method=InterestMethod.FLAT))
-    assert s.total_interest == Decimal("1200.00")  # 10,000 × 12 % × 1 year
+    assert s.total_interest == Decimal("1200.00")  # 10,000 x 12 % x 1 year
     assert [i.interest for i in s.installments] == [Decimal("100.00")] * 12
     assert [i.total for i in s.installments[:11]] == [Decimal("933.33")] * 11
     assert s.installments[-1].total == Decimal("933.37") and s.total_principal == Decimal("10000.00")
@@ -101,7 +101,7 @@ def test_actual_365_weekly() -> None:
 
 def test_actual_360_uses_real_days() -> None:
     s = generate(terms(day_count=DayCount.ACTUAL_360, installments=3))
-    # 15 Jan → 15 Feb is 31 days: 10,000 × 12 % × 31/360 = 103.33
+    # 15 Jan → 15 Feb is 31 days: 10,000 x 12 % x 31/360 = 103.33
     assert s.installments[0].interest == Decimal("103.33")
     assert s.installments[1].interest == (s.installments[0].balance_after * Decimal("0.12") * 28 / 360).quantize(CENT)
 
