@@ -1,14 +1,18 @@
-"""Smoke test of `finpace up`: free ports, party answers `_service`, SIGTERM leaves no process."""
+"""Smoke test of `finpace up`: free ports, party answers `_service`, SIGTERM leaves nothing, data kept."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
@@ -62,9 +66,10 @@ def _servers_on(path: Path) -> list[psutil.Process]:
     ]
 
 
-def test_up_serves_party_and_stops_without_leftovers(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
-    log_path = tmp_path / "up.log"
+@contextlib.contextmanager
+def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str]:
+    """Run `finpace up` until party answers `_service`; yield its SDL; then SIGTERM and check nothing is left."""
+    log_path = tmp_path / f"up-{run}.log"
     with log_path.open("wb") as log:
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "up"],
@@ -76,21 +81,18 @@ def test_up_serves_party_and_stops_without_leftovers(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        # Started: party answers the federation `_service` query on its overridden port.
         deadline = time.monotonic() + START_TIMEOUT
         sdl = None
-        while sdl is None:
+        while sdl is None or "Finpace is up" not in log_path.read_text():
             assert supervisor.poll() is None, f"finpace up exited early:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"party did not answer in time:\n{log_path.read_text()}"
-            sdl = _sdl(ports["party"])
-            if sdl is None:
-                time.sleep(0.5)
-        assert "type Party" in sdl
-        assert "Finpace is up" in log_path.read_text()
-
+            assert time.monotonic() < deadline, f"finpace up was not up in time:\n{log_path.read_text()}"
+            sdl = sdl or _sdl(ports["party"])
+            time.sleep(0.3)
         descendants = psutil.Process(supervisor.pid).children(recursive=True)
         names = {p.name() for p in _alive(descendants)}
         assert {"postgres", "nats-server"} <= names, names
+
+        yield sdl
 
         # Stopped: SIGTERM ends the supervisor cleanly, and nothing it started is left.
         supervisor.send_signal(signal.SIGTERM)
@@ -104,3 +106,25 @@ def test_up_serves_party_and_stops_without_leftovers(tmp_path: Path) -> None:
         if supervisor.poll() is None:
             os.killpg(supervisor.pid, signal.SIGKILL)
             supervisor.wait(10)
+
+
+async def _sql(url: str, statement: str) -> object:
+    connection = await asyncpg.connect(url)
+    try:
+        return await connection.fetchval(statement)
+    finally:
+        await connection.close()
+
+
+def test_up_serves_party_stops_without_leftovers_and_keeps_data(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
+    pg_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/postgres"
+
+    with _running_up(tmp_path, ports, "first") as sdl:
+        assert "type Party" in sdl
+        asyncio.run(_sql(pg_url, "CREATE TABLE smoke_marker AS SELECT 7 AS kept"))
+
+    # Restarted on the same data directory: the data written before is still there.
+    with _running_up(tmp_path, ports, "second") as sdl:
+        assert "type Party" in sdl
+        assert asyncio.run(_sql(pg_url, "SELECT kept FROM smoke_marker")) == 7
