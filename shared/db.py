@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.errors import IdempotencyKeyReused, InputError
 from shared.events import Actor, DomainEvent, Envelope
-from shared.jsonutil import sha256_hex
+from shared.jsonutil import sha256_hex, to_jsonable
 
 log = structlog.get_logger(__name__)
 
@@ -190,12 +190,13 @@ class UnitOfWork:
             return None
         row = (
             await self.session.execute(
-                select(idempotency_table.c.request_hash, idempotency_table.c.result).where(
+                select(idempotency_table.c.request_hash, idempotency_table.c.actor, idempotency_table.c.result).where(
                     idempotency_table.c.operation == operation, idempotency_table.c.key == key
                 )
             )
         ).one()
-        if row.request_hash != request_hash:
+        # Another caller's key is refused, not replayed: a replay would hand over that caller's result.
+        if row.request_hash != request_hash or row.actor != self.context.actor.sub:
             raise IdempotencyKeyReused(
                 f"Idempotency key '{key}' was already used for a different {operation} request.",
                 key=key,
@@ -210,7 +211,8 @@ class UnitOfWork:
             await self.session.execute(
                 update(idempotency_table)
                 .where(idempotency_table.c.operation == operation, idempotency_table.c.key == key)
-                .values(result=result or {}, completed_at=func.now())
+                # The stored result is canonical JSON (Decimals and UUIDs as strings), as a replay returns it.
+                .values(result=to_jsonable(result or {}), completed_at=func.now())
             )
         await self.session.commit()
         self._committed = True
