@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import structlog
 from sqlalchemy import (
@@ -32,6 +33,7 @@ from shared.events import Actor, DomainEvent, Envelope
 from shared.jsonutil import sha256_hex, to_jsonable
 
 log = structlog.get_logger(__name__)
+M = TypeVar("M")
 
 # The platform tables exist in every domain database (created by each domain's first migration).
 platform_metadata = MetaData()
@@ -203,6 +205,16 @@ class UnitOfWork:
             )
         log.info("idempotent_replay", operation=operation, key=key)
         return dict(row.result or {})
+
+    async def replayed(self, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
+        """Claims the idempotency key; on a replay returns the stored result's row (by its "id"), else None."""
+        prior = await self.claim_idempotency(operation, key, request)
+        if prior is None:
+            return None
+        row = await self.session.get(model, uuid.UUID(str(prior["id"])))
+        if row is not None:
+            self.session.expunge(row)  # a replay commits nothing: keep the row readable after the rollback
+        return row
 
     async def commit(self, result: dict[str, Any] | None = None) -> None:
         """Commits the transaction, storing `result` against the claimed idempotency key."""
