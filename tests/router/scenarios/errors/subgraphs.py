@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 from strawberry.federation import Schema
 
@@ -82,6 +84,11 @@ class CardR:
     def points(self) -> int:
         return 42
 
+    @strawberry.field
+    async def slow_points(self) -> int | None:
+        await asyncio.sleep(2)
+        return 1
+
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> CardR:
         return CardR(id=id)
@@ -92,6 +99,11 @@ class RewardsQuery:
     @strawberry.field
     def program(self) -> str:
         return "miles"
+
+    @strawberry.field
+    def header(self, name: str, info: strawberry.Info) -> str | None:
+        """Echoes a request header, so tests can see what the router forwarded."""
+        return info.context["request"].headers.get(name)
 
 
 rewards = Schema(query=RewardsQuery, types=[CardR], federation_version="2.9")
