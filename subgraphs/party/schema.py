@@ -77,6 +77,11 @@ async def _run(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
         return domain_error(exc)
 
 
+async def _transition(info: Info, party_id: strawberry.ID, action: LifecycleAction, reason: str) -> Any:
+    return await _run(service.change_party_status(_uow(info, *WRITERS), party_id=str(party_id), action=action,
+                                                  reason=reason), Party.of)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="One party by id; null when it does not exist or is not visible to the caller.")
@@ -128,37 +133,33 @@ class Mutation:
         return await _run(service.update_party_details(_uow(info, *WRITERS), party_id=str(party_id),
                                                        changes=input.to_command(), reason=reason), Party.of)
 
-    async def _transition(self, info: Info, party_id: strawberry.ID, action: LifecycleAction, reason: str) -> Any:
-        return await _run(service.change_party_status(_uow(info, *WRITERS), party_id=str(party_id), action=action,
-                                                      reason=reason), Party.of)
-
     @strawberry.mutation(description="PROSPECT → PENDING_VERIFICATION.")
     async def submit_party_for_verification(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.SUBMIT_FOR_VERIFICATION, reason)
+        return await _transition(info, party_id, LifecycleAction.SUBMIT_FOR_VERIFICATION, reason)
 
     @strawberry.mutation(description="PENDING_VERIFICATION → ACTIVE.")
     async def activate_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.ACTIVATE, reason)
+        return await _transition(info, party_id, LifecycleAction.ACTIVATE, reason)
 
     @strawberry.mutation(description="PENDING_VERIFICATION → REJECTED.")
     async def reject_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.REJECT, reason)
+        return await _transition(info, party_id, LifecycleAction.REJECT, reason)
 
     @strawberry.mutation(description="ACTIVE → RESTRICTED.")
     async def restrict_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.RESTRICT, reason)
+        return await _transition(info, party_id, LifecycleAction.RESTRICT, reason)
 
     @strawberry.mutation(description="RESTRICTED → ACTIVE.")
     async def lift_party_restriction(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.LIFT_RESTRICTION, reason)
+        return await _transition(info, party_id, LifecycleAction.LIFT_RESTRICTION, reason)
 
     @strawberry.mutation(description="ACTIVE or RESTRICTED → CLOSED.")
     async def close_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.CLOSE, reason)
+        return await _transition(info, party_id, LifecycleAction.CLOSE, reason)
 
     @strawberry.mutation(description="CLOSED → ACTIVE.")
     async def reopen_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
-        return await self._transition(info, party_id, LifecycleAction.REOPEN, reason)
+        return await _transition(info, party_id, LifecycleAction.REOPEN, reason)
 
     @strawberry.mutation
     async def add_address(self, info: Info, party_id: strawberry.ID, input: AddressInput,

@@ -196,3 +196,17 @@ async def test_customer_sees_only_own_parties(gql: GraphQLClient, settings: Sett
     assert (await customer.data(query, {"id": other}))["party"] is None
     listed = await customer.data("{ parties(first: 100) { totalCount edges { node { id } } } }")
     assert [e["node"]["id"] for e in listed["parties"]["edges"]] == [mine]
+
+
+async def test_lifecycle_over_graphql(gql: GraphQLClient) -> None:
+    party_id = (await gql.data(REGISTER, {"input": org_input(), "key": uuid.uuid4().hex}))["registerParty"]["id"]
+    step = """mutation($id: ID!) { %s(partyId: $id, reason: "checked") {
+        __typename ... on Party { status version } ... on DomainError { code } } }"""
+    expected = [("submitPartyForVerification", "PENDING_VERIFICATION"), ("activateParty", "ACTIVE"),
+                ("restrictParty", "RESTRICTED"), ("liftPartyRestriction", "ACTIVE"), ("closeParty", "CLOSED"),
+                ("reopenParty", "ACTIVE")]
+    for version, (mutation, status) in enumerate(expected, start=2):
+        result = (await gql.data(step % mutation, {"id": party_id}))[mutation]
+        assert result == {"__typename": "Party", "status": status, "version": version}
+    refused = (await gql.data(step % "rejectParty", {"id": party_id}))["rejectParty"]
+    assert refused == {"__typename": "InvalidTransition", "code": "INVALID_TRANSITION"}
