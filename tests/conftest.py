@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,26 +14,44 @@ from shared.config import Profile, Settings
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 
+def _runtime_dir(label: str) -> Path:
+    # Not under pytest's basetemp: pytest keeps /tmp/pytest-of-<user> at mode 0700 (and resets it when
+    # another session starts), which would lock out the unprivileged OS user PostgreSQL runs as.
+    return Path(tempfile.mkdtemp(prefix=f"finpace-{label}-"))
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """A fresh directory for servers' data, removed after the test."""
+    path = _runtime_dir("test")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_url() -> Iterator[str]:
     """Server-level PostgreSQL URL: FINPACE_TEST_DATABASE_URL, else an embedded server on a free port."""
     external = os.environ.get("FINPACE_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    with EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"), port=free_port()) as server:
+    path = _runtime_dir("pg")
+    with EmbeddedPostgres(path, port=free_port()) as server:
         yield server.url
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def nats_url() -> Iterator[str]:
     """NATS URL with JetStream: FINPACE_TEST_NATS_URL, else an embedded nats-server -js on a free port."""
     external = os.environ.get("FINPACE_TEST_NATS_URL")
     if external:
         yield external
         return
-    with EmbeddedNats(tmp_path_factory.mktemp("embedded-nats"), port=free_port()) as server:
+    path = _runtime_dir("nats")
+    with EmbeddedNats(path, port=free_port()) as server:
         yield server.url
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

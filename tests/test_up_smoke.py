@@ -116,7 +116,8 @@ async def _sql(url: str, statement: str) -> object:
         await connection.close()
 
 
-def test_up_serves_party_stops_without_leftovers_and_keeps_data(tmp_path: Path) -> None:
+def test_up_serves_party_stops_without_leftovers_and_keeps_data(runtime_dir: Path) -> None:
+    tmp_path = runtime_dir
     ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
     pg_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/postgres"
 

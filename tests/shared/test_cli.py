@@ -87,7 +87,8 @@ def test_up_refuses_unknown_service(tmp_path: Path) -> None:
     assert "nowhere" in result.output
 
 
-def test_migrate_starts_and_stops_embedded_postgres(tmp_path: Path) -> None:
+def test_migrate_starts_and_stops_embedded_postgres(runtime_dir: Path) -> None:
+    tmp_path = runtime_dir
     env = _env(tmp_path, FINPACE_EMBEDDED_PG_PORT=str(free_port()))
     result = subprocess.run(
         [sys.executable, "-m", "shared.cli", "migrate"],

@@ -45,54 +45,54 @@ def test_free_port_is_bindable_and_never_reserved() -> None:
 
 
 @pytest.mark.parametrize("cls", [EmbeddedPostgres, EmbeddedNats])
-def test_reserved_ports_are_refused(tmp_path: Path, cls: type) -> None:
+def test_reserved_ports_are_refused(runtime_dir: Path, cls: type) -> None:
     reserved = 5432 if cls is EmbeddedPostgres else 4222
     with pytest.raises(EmbeddedServerError, match=str(reserved)):
-        cls(tmp_path, port=reserved)
+        cls(runtime_dir, port=reserved)
 
 
-def test_postgres_keeps_data_across_restart_and_stops_cleanly(tmp_path: Path) -> None:
+def test_postgres_keeps_data_across_restart_and_stops_cleanly(runtime_dir: Path) -> None:
     port = free_port()
-    with EmbeddedPostgres(tmp_path, port=port) as server:
+    with EmbeddedPostgres(runtime_dir, port=port) as server:
         assert server.url == f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        assert (tmp_path / "postgres" / "PG_VERSION").exists()
+        assert (runtime_dir / "postgres" / "PG_VERSION").exists()
         asyncio.run(_sql(server.url, "CREATE TABLE kept (id int PRIMARY KEY); INSERT INTO kept VALUES (42)"))
     # Stopped: nothing listens and no process is left on this data directory.
     assert not port_accepts(port)
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
-    with EmbeddedPostgres(tmp_path, port=port) as server:
+    with EmbeddedPostgres(runtime_dir, port=port) as server:
         assert asyncio.run(_sql(server.url, "SELECT id FROM kept")) == 42
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
 
-def test_postgres_adopts_a_server_left_running_on_the_same_cluster(tmp_path: Path) -> None:
+def test_postgres_adopts_a_server_left_running_on_the_same_cluster(runtime_dir: Path) -> None:
     port = free_port()
-    first = EmbeddedPostgres(tmp_path, port=port).start()
+    first = EmbeddedPostgres(runtime_dir, port=port).start()
     try:
         # A second supervisor (after a crash of the first) finds the running server and reuses it.
-        second = EmbeddedPostgres(tmp_path, port=port).start()
+        second = EmbeddedPostgres(runtime_dir, port=port).start()
         assert second.pid == first.pid
         assert asyncio.run(_sql(second.url, "SELECT 1")) == 1
         second.stop()
         assert not port_accepts(port)
     finally:
         first.stop()
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
 
-def test_postgres_restarts_a_leftover_on_another_port(tmp_path: Path) -> None:
-    first = EmbeddedPostgres(tmp_path, port=free_port()).start()
+def test_postgres_restarts_a_leftover_on_another_port(runtime_dir: Path) -> None:
+    first = EmbeddedPostgres(runtime_dir, port=free_port()).start()
     try:
         new_port = free_port()
-        second = EmbeddedPostgres(tmp_path, port=new_port).start()
+        second = EmbeddedPostgres(runtime_dir, port=new_port).start()
         assert second.pid != first.pid
         assert not port_accepts(first.port)
         assert asyncio.run(_sql(second.url, "SELECT 1")) == 1
         second.stop()
     finally:
         first.stop()
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
 
 async def _make_stream(url: str) -> None:
@@ -114,30 +114,30 @@ async def _stream_messages(url: str) -> int:
         await client.close()
 
 
-def test_nats_keeps_streams_across_restart_and_stops_cleanly(tmp_path: Path) -> None:
+def test_nats_keeps_streams_across_restart_and_stops_cleanly(runtime_dir: Path) -> None:
     port = free_port()
-    with EmbeddedNats(tmp_path, port=port) as server:
+    with EmbeddedNats(runtime_dir, port=port) as server:
         assert server.url == f"nats://127.0.0.1:{port}"
         asyncio.run(_make_stream(server.url))
     assert not port_accepts(port)
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
-    with EmbeddedNats(tmp_path, port=port) as server:
+    with EmbeddedNats(runtime_dir, port=port) as server:
         assert asyncio.run(_stream_messages(server.url)) == 1
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
 
-def test_nats_replaces_a_leftover_on_the_same_store(tmp_path: Path) -> None:
-    first = EmbeddedNats(tmp_path, port=free_port()).start()
+def test_nats_replaces_a_leftover_on_the_same_store(runtime_dir: Path) -> None:
+    first = EmbeddedNats(runtime_dir, port=free_port()).start()
     try:
-        second = EmbeddedNats(tmp_path, port=free_port()).start()
+        second = EmbeddedNats(runtime_dir, port=free_port()).start()
         assert second.pid != first.pid
         assert first.pid is None  # the leftover was stopped and reaped
         assert second.is_ready()
         second.stop()
     finally:
         first.stop()
-    assert _processes_on(tmp_path) == []
+    assert _processes_on(runtime_dir) == []
 
 
 def test_session_servers_answer(pg_url: str, nats_url: str) -> None:

@@ -41,9 +41,7 @@ def test_children_stop_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
-    stubborn = _child(
-        tmp_path, "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    )
+    stubborn = _child(tmp_path, "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)")
     time.sleep(0.5)  # let it install the handler
     stop_children([stubborn], grace=1)
     assert stubborn.proc.returncode == -signal.SIGKILL
@@ -63,7 +61,8 @@ def test_child_env_makes_the_code_importable() -> None:
     assert env["FINPACE_NATS_URL"] == "nats://127.0.0.1:1"
 
 
-def test_embedded_servers_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+def test_embedded_servers_die_with_a_killed_supervisor(runtime_dir: Path) -> None:
+    tmp_path = runtime_dir
     # A stand-in supervisor starts both servers, then is killed with SIGKILL: no cleanup code runs,
     # so only the parent-death signal can stop the servers.
     script = (
