@@ -1,0 +1,1 @@
+"""The audit subgraph: tamper-evident, hash-chained evidence of every domain event."""

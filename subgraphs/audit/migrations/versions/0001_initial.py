@@ -1,0 +1,30 @@
+"""Initial audit schema: the append-only evidence table with its guard, plus the platform tables.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-22
+"""
+
+from alembic import op
+
+from shared.migrations import create_platform_tables, drop_platform_tables
+from subgraphs.audit.models import Base, install_append_only, remove_append_only
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    Base.metadata.create_all(bind)
+    install_append_only(bind)
+    create_platform_tables(bind)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    remove_append_only(bind)
+    drop_platform_tables(bind)
+    Base.metadata.drop_all(bind)
