@@ -194,6 +194,7 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(settings.data_dir)
+    _check_service_ports(settings, selected)
     children: list[Any] = []
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
@@ -226,7 +227,9 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
                 if children:
                     with console.status("Stopping services"):
                         stop_children(children, grace=grace)
-                console.print("Stopping embedded servers" if _embedded(settings) else "Stopped.")
+                if _embedded(settings):
+                    console.print("Stopping the embedded servers")
+        console.print("Stopped.")
     except _Stop:
         console.print("Interrupted while starting the servers; stopped.")
     finally:
@@ -234,6 +237,18 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
             signal.signal(sig, handler)
         lock.close()
     raise SystemExit(exit_code)
+
+
+def _check_service_ports(settings: Settings, services: list[Any]) -> None:
+    """Fail before starting anything when a service's port is already taken."""
+    from shared.embedded import port_is_free
+    from shared.registry import service_port
+
+    for service in services:
+        port = service_port(service)
+        if not port_is_free(port, settings.host):
+            variable = f"FINPACE_PORT_{service.name.upper()}"
+            _fail(f"Port {port} for {service.name} is taken by another process; set {variable} or FINPACE_PORT_OFFSET.")
 
 
 def _lock_data_dir(data_dir: Path) -> IO[str]:
@@ -267,6 +282,7 @@ def _tail(path: Path) -> str:
 
 def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
     from shared.registry import service_port
+    from shared.supervisor import connect_host
 
     env = {
         "FINPACE_DATABASE_URL": settings.database_url or "",
@@ -277,7 +293,7 @@ def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
     for service in services:
         if not service.is_router:
             port = service_port(service)
-            env[f"FINPACE_SUBGRAPH_URL_{service.name.upper()}"] = f"http://{settings.host}:{port}/graphql"
+            env[f"FINPACE_SUBGRAPH_URL_{service.name.upper()}"] = f"http://{connect_host(settings.host)}:{port}/graphql"
     return env
 
 

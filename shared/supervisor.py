@@ -40,7 +40,7 @@ class Child:
     @property
     def base_url(self) -> str:
         """Return the service's base URL."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{connect_host(self.host)}:{self.port}"
 
     @property
     def graphql_url(self) -> str:
@@ -50,6 +50,11 @@ class Child:
     def exited(self) -> int | None:
         """Return the exit code when the process has ended, else None."""
         return self.proc.poll()
+
+
+def connect_host(bind_host: str) -> str:
+    """Return the address to reach a server bound on `bind_host` (loopback for the wildcard addresses)."""
+    return "127.0.0.1" if bind_host in {"", "0.0.0.0", "::"} else bind_host  # noqa: S104 - compared, not bound
 
 
 def child_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
@@ -108,10 +113,7 @@ def wait_ready(children: list[Child], console: Console, timeout: float = 60.0) -
             transient=True,
         ) as progress,
     ):
-        tasks = {
-            c.service.name: progress.add_task(f"starting {c.service.name} on :{c.port}", total=1)
-            for c in pending
-        }
+        tasks = {c.service.name: progress.add_task(f"starting {c.service.name} on :{c.port}", total=1) for c in pending}
         while pending:
             for child in list(pending):
                 code = child.exited()
@@ -124,9 +126,7 @@ def wait_ready(children: list[Child], console: Console, timeout: float = 60.0) -
                     pending.remove(child)
                     progress.update(tasks[child.service.name], completed=1)
                     elapsed = time.monotonic() - child.started_at
-                    console.print(
-                        f"[green]✓[/] {child.service.name} ready on {child.base_url} ({elapsed:.1f} s)"
-                    )
+                    console.print(f"[green]✓[/] {child.service.name} ready on {child.base_url} ({elapsed:.1f} s)")
             if pending and time.monotonic() > deadline:
                 names = ", ".join(c.service.name for c in pending)
                 logs = "\n".join(f"--- {c.log_path}:\n{tail(c.log_path)}" for c in pending)

@@ -122,3 +122,16 @@ def test_up_refuses_a_data_directory_held_by_another_up(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["up", "--no-router"], env=_env(tmp_path))
     assert result.exit_code == 1
     assert "Another `finpace up` (pid 4242)" in result.output
+
+
+def test_up_fails_fast_when_a_service_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["up", "party"], env=_env(tmp_path, FINPACE_PORT_PARTY=str(port)))
+    assert result.exit_code == 1
+    assert f"Port {port} for party is taken" in result.output
+    assert not (tmp_path / "data" / "postgres").exists()

@@ -89,3 +89,11 @@ def test_embedded_servers_die_with_a_killed_supervisor(runtime_dir: Path) -> Non
         if p.info["name"] in {"postgres", "nats-server"} and str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert _wait_gone([p.pid for p in leftovers], 10) == []
+
+
+def test_wildcard_binds_are_reached_on_loopback() -> None:
+    from shared.supervisor import connect_host
+
+    assert connect_host("0.0.0.0") == "127.0.0.1"  # noqa: S104 - an argument, nothing is bound
+    assert connect_host("::") == "127.0.0.1"
+    assert connect_host("127.0.0.2") == "127.0.0.2"
