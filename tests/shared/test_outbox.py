@@ -8,6 +8,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -43,11 +44,11 @@ async def write_many(sessions: async_sessionmaker[AsyncSession], n: int, *, conc
     await asyncio.gather(*[one(i) for i in range(n)])
 
 
-async def wait_until(condition, *, timeout: float, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_until(condition: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
 
 
@@ -188,7 +189,7 @@ async def test_late_committing_writers_are_never_skipped(
         async def all_published() -> bool:
             return (await js.stream_info(kit_stream)).state.messages >= 50 and await relay.backlog() == 0
 
-        await wait_until(all_published, timeout=10)
+        await wait_until(all_published, within=10)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -239,7 +240,7 @@ async def test_relay_recovers_after_a_failure_while_running(
         async def drained() -> bool:
             return await relay.backlog() == 0
 
-        await wait_until(drained, timeout=10)
+        await wait_until(drained, within=10)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
