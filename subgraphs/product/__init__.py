@@ -1,0 +1,1 @@
+"""Product Directory: versioned product definitions, charges and bundles; publishes finpace.product.> events."""

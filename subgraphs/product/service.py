@@ -1,0 +1,391 @@
+"""Product use cases: one async function per command, each one transaction that writes its events to the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import UnitOfWork
+from shared.errors import Conflict, FourEyesRequired, InputError, InvalidTransition, NotFound
+from shared.graphql import parse_uuid
+from shared.validation import reason as check_reason
+from subgraphs.product import events
+from subgraphs.product.commands import (
+    BundleDefinition,
+    ChargeData,
+    ProductDefinition,
+    charges_of,
+)
+from subgraphs.product.commands import code as check_code
+from subgraphs.product.models import (
+    OPEN,
+    PUBLISHED,
+    Bundle,
+    BundleComponent,
+    BundleStatus,
+    Product,
+    ProductAction,
+    ProductStatus,
+)
+
+M = TypeVar("M")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _today() -> dt.date:
+    return _now().date()
+
+
+async def _replayed(uow: UnitOfWork, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
+    prior = await uow.claim_idempotency(operation, key, request)
+    if prior is None:
+        return None
+    row = await uow.session.get(model, uuid.UUID(prior["id"]))
+    if row is not None:
+        uow.session.expunge(row)  # a replay commits nothing; keep the row readable after the rollback
+    return row
+
+
+async def _flush(uow: UnitOfWork, conflict: str) -> None:
+    try:
+        await uow.session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
+
+
+async def _lock_product(uow: UnitOfWork, product_id: str | uuid.UUID) -> Product:
+    pid = product_id if isinstance(product_id, uuid.UUID) else parse_uuid(product_id, field="productId")
+    row = (await uow.session.execute(select(Product).where(Product.id == pid).with_for_update())).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Product {pid} does not exist.", product_id=str(pid))
+    return row
+
+
+def _ids(product: Product) -> dict[str, Any]:
+    return {"product_id": str(product.id), "code": product.code, "version": product.version}
+
+
+def _apply(product: Product, data: ProductDefinition) -> None:
+    product.family, product.name, product.description = data.family.value, data.name, data.description
+    product.currency, product.terms = data.currency, data.terms()
+    product.eligible_segments = list(data.eligible_segments)
+
+
+def _definition(product: Product) -> dict[str, Any]:
+    return {"terms": product.terms, "family": product.family, "name": product.name,
+            "description": product.description, "currency": product.currency,
+            "eligible_segments": list(product.eligible_segments)}
+
+
+def _charge_diff(before: tuple[ChargeData, ...], after: tuple[ChargeData, ...]) -> dict[str, list[str]] | None:
+    old, new = {c.code: c for c in before}, {c.code: c for c in after}
+    diff = {"added": sorted(new.keys() - old.keys()), "removed": sorted(old.keys() - new.keys()),
+            "changed": sorted(k for k in old.keys() & new.keys() if old[k] != new[k])}
+    return diff if any(diff.values()) else None
+
+
+async def create_product_draft(uow: UnitOfWork, *, data: ProductDefinition, idempotency_key: str) -> Product:
+    """Creates version 1 of a new product code as a DRAFT."""
+    async with uow:
+        if (prior := await _replayed(uow, "createProductDraft", idempotency_key, data, Product)) is not None:
+            return prior
+        if await uow.session.scalar(select(Product.id).where(Product.code == data.code).limit(1)):
+            raise Conflict(f"Product code '{data.code}' already exists; use createProductVersion to change it.")
+        product = Product(id=uuid.uuid4(), code=data.code, version=1, status=ProductStatus.DRAFT.value,
+                          created_by=uow.context.actor.sub, revision=1)
+        _apply(product, data)
+        uow.session.add(product)
+        await _flush(uow, f"Product code '{data.code}' already exists.")
+        await uow.emit(
+            events.ProductDraftCreated(**_ids(product), family=product.family, currency=product.currency,
+                                       supersedes_version=None),
+            aggregate_id=product.id, aggregate_version=product.revision, after=product.snapshot(),
+        )
+        await uow.commit({"id": str(product.id)})
+        return product
+
+
+async def update_product_draft(uow: UnitOfWork, *, product_id: str, data: ProductDefinition, reason: str) -> Product:
+    """Replaces the definition of a DRAFT version; any other state is immutable."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_is_draft()
+        if data.code != product.code:
+            raise InputError(f"code '{data.code}' differs from the draft's code '{product.code}'; codes never change.",
+                             field="code")
+        if product.version > 1 and (data.family.value, data.currency) != (product.family, product.currency):
+            raise Conflict(f"Product {product.code} keeps its family {product.family} and currency "
+                           f"{product.currency} across versions.")
+        before = _definition(product)
+        old_charges = charges_of(product.terms)
+        after = {"terms": data.terms(), "family": data.family.value, "name": data.name,
+                 "description": data.description, "currency": data.currency,
+                 "eligible_segments": list(data.eligible_segments)}
+        changed = sorted(k for k in after if after[k] != before[k])
+        if not changed:
+            await uow.commit()  # nothing to write; committing keeps the row readable (a rollback expires it)
+            return product
+        _apply(product, data)
+        await uow.emit(events.ProductDraftUpdated(**_ids(product), changed_fields=changed),
+                       aggregate_id=product.id, aggregate_version=product.touch(), reason=reason,
+                       before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+        if (diff := _charge_diff(old_charges, data.charges)) is not None:
+            await uow.emit(events.ChargeDefinitionChanged(**_ids(product), **diff),
+                           aggregate_id=product.id, aggregate_version=product.revision, reason=reason,
+                           before=[asdict(c) for c in old_charges], after=product.terms["charges"])
+        await uow.commit()
+        return product
+
+
+async def create_product_version(uow: UnitOfWork, *, product_id: str, idempotency_key: str) -> Product:
+    """Starts the next version of a published product as a DRAFT copy of it."""
+    async with uow:
+        request = {"product_id": product_id}
+        if (prior := await _replayed(uow, "createProductVersion", idempotency_key, request, Product)) is not None:
+            return prior
+        source = await _lock_product(uow, product_id)
+        if source.status in OPEN:
+            raise InvalidTransition(f"Product {source.code} v{source.version} is {source.status}; new versions start "
+                                    "from a published version.", status=source.status)
+        conflict = f"Product {source.code} already has an unpublished version; finish or reject it first."
+        if await uow.session.scalar(select(Product.id).where(Product.code == source.code,
+                                                             Product.status.in_([s.value for s in OPEN]))):
+            raise Conflict(conflict)
+        latest = int(await uow.session.scalar(select(func.max(Product.version)).where(Product.code == source.code))
+                     or 0)
+        product = Product(id=uuid.uuid4(), code=source.code, version=latest + 1, family=source.family,
+                          name=source.name, description=source.description, currency=source.currency,
+                          terms=source.terms, eligible_segments=list(source.eligible_segments),
+                          status=ProductStatus.DRAFT.value, supersedes_version=source.version,
+                          created_by=uow.context.actor.sub, revision=1)
+        uow.session.add(product)
+        await _flush(uow, conflict)
+        await uow.emit(
+            events.ProductDraftCreated(**_ids(product), family=product.family, currency=product.currency,
+                                       supersedes_version=source.version),
+            aggregate_id=product.id, aggregate_version=product.revision, after=product.snapshot(),
+        )
+        await uow.commit({"id": str(product.id)})
+        return product
+
+
+async def _move(uow: UnitOfWork, product: Product, action: ProductAction, event: events.ProductEvent,
+                reason: str) -> None:
+    before = product.status
+    product.status = product.check_transition(action).value
+    await uow.emit(event, aggregate_id=product.id, aggregate_version=product.touch(), reason=reason,
+                   before={"status": before}, after={"status": product.status})
+
+
+def _check_four_eyes(product: Product, checker: str, what: str) -> None:
+    if product.submitted_by == checker:
+        raise FourEyesRequired(f"Product {product.code} v{product.version} was submitted by {checker}; "
+                               f"a different person must {what} it.", submitted_by=checker)
+
+
+async def submit_product_for_approval(uow: UnitOfWork, *, product_id: str, reason: str) -> Product:
+    """DRAFT → PENDING_APPROVAL; the submitter is the maker and cannot approve."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.SUBMIT)
+        product.submitted_by, product.submitted_at = uow.context.actor.sub, _now()
+        await _move(uow, product, ProductAction.SUBMIT,
+                    events.ProductSubmittedForApproval(**_ids(product), submitted_by=product.submitted_by), reason)
+        await uow.commit()
+        return product
+
+
+async def approve_product_version(uow: UnitOfWork, *, product_id: str, reason: str) -> Product:
+    """PENDING_APPROVAL → APPROVED, by someone other than the submitter (four eyes)."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.APPROVE)
+        checker = uow.context.actor.sub
+        _check_four_eyes(product, checker, "approve")
+        product.approved_by, product.approved_at = checker, _now()
+        await _move(uow, product, ProductAction.APPROVE,
+                    events.ProductVersionApproved(**_ids(product), submitted_by=product.submitted_by or "",
+                                                  approved_by=checker), reason)
+        await uow.commit()
+        return product
+
+
+async def reject_product_version(uow: UnitOfWork, *, product_id: str, reason: str) -> Product:
+    """PENDING_APPROVAL → DRAFT, by someone other than the submitter, with a mandatory reason."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.REJECT)
+        checker = uow.context.actor.sub
+        _check_four_eyes(product, checker, "reject")
+        product.submitted_by, product.submitted_at = None, None
+        await _move(uow, product, ProductAction.REJECT,
+                    events.ProductApprovalRejected(**_ids(product), rejected_by=checker), reason)
+        await uow.commit()
+        return product
+
+
+async def publish_product_version(uow: UnitOfWork, *, product_id: str, effective_from: dt.date,
+                                  reason: str) -> Product:
+    """APPROVED → ACTIVE: on sale from effective_from; the version it follows stops selling that day."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.PUBLISH)
+        # Lock every published version of the code so two publications cannot cut the same window.
+        published = list((await uow.session.execute(
+            select(Product).where(Product.code == product.code, Product.status.in_([s.value for s in PUBLISHED]))
+            .order_by(Product.effective_from.desc(), Product.version.desc()).with_for_update())).scalars())
+        later = [p for p in published if p.effective_from is not None and p.effective_from >= effective_from]
+        if later:
+            raise Conflict(f"Product {product.code} v{later[0].version} is already effective from "
+                           f"{later[0].effective_from}; v{product.version} must start after it.")
+        superseded = next((p for p in published if p.status == ProductStatus.ACTIVE), None)
+        for previous in published:
+            if previous.effective_to is None or previous.effective_to > effective_from:
+                previous.effective_to = effective_from
+                previous.touch()
+        product.effective_from, product.published_at = effective_from, _now()
+        await _move(uow, product, ProductAction.PUBLISH, events.ProductVersionPublished(
+            **_ids(product), family=product.family, currency=product.currency,
+            effective_from=effective_from.isoformat(), supersedes_version=superseded.version if superseded else None,
+            superseded_product_id=str(superseded.id) if superseded else None), reason)
+        if superseded is not None and (
+                diff := _charge_diff(charges_of(superseded.terms), charges_of(product.terms))) is not None:
+            await uow.emit(events.ChargeDefinitionChanged(**_ids(product), **diff),
+                           aggregate_id=product.id, aggregate_version=product.revision, reason=reason,
+                           before=superseded.terms["charges"], after=product.terms["charges"])
+        await uow.commit()
+        return product
+
+
+async def withdraw_product(uow: UnitOfWork, *, product_id: str, effective_at: dt.date | None,
+                           reason: str) -> Product:
+    """ACTIVE → WITHDRAWN: no new sales from effective_at (today or later); existing contracts keep the version."""
+    reason = check_reason(reason)
+    at = effective_at or _today()
+    if at < _today():
+        raise InputError(f"effectiveAt {at.isoformat()} is in the past; a withdrawal cannot be back-dated.",
+                         field="effectiveAt")
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.WITHDRAW)
+        if product.effective_to is None or product.effective_to > at:
+            product.effective_to = at
+        product.withdrawn_at = _now()
+        await _move(uow, product, ProductAction.WITHDRAW,
+                    events.ProductWithdrawn(**_ids(product), effective_at=product.effective_to.isoformat()), reason)
+        await uow.commit()
+        return product
+
+
+async def retire_product(uow: UnitOfWork, *, product_id: str, reason: str) -> Product:
+    """WITHDRAWN → RETIRED, once the withdrawal has taken effect."""
+    reason = check_reason(reason)
+    async with uow:
+        product = await _lock_product(uow, product_id)
+        product.check_transition(ProductAction.RETIRE)
+        if product.effective_to is not None and product.effective_to > _today():
+            raise InvalidTransition(f"Product {product.code} v{product.version} is on sale until "
+                                    f"{product.effective_to}; retire it after that.", status=product.status)
+        product.retired_at = _now()
+        await _move(uow, product, ProductAction.RETIRE, events.ProductRetired(**_ids(product)), reason)
+        await uow.commit()
+        return product
+
+
+async def _check_components(uow: UnitOfWork, data: BundleDefinition) -> None:
+    codes = [c.product_code for c in data.components]
+    known = set((await uow.session.execute(select(Product.code).where(Product.code.in_(codes)))).scalars())
+    missing = [c for c in codes if c not in known]
+    if missing:
+        raise NotFound(f"Bundle components {missing} are not product codes.")
+
+
+def _components(bundle_id: uuid.UUID, data: BundleDefinition) -> list[BundleComponent]:
+    return [BundleComponent(id=uuid.uuid4(), bundle_id=bundle_id, product_code=c.product_code, required=c.required,
+                            position=i) for i, c in enumerate(data.components)]
+
+
+def _bundle_event(bundle: Bundle, data: BundleDefinition, change: str) -> events.BundleChanged:
+    return events.BundleChanged(bundle_id=str(bundle.id), code=bundle.code, change=change, status=bundle.status,
+                                product_codes=[c.product_code for c in data.components])
+
+
+async def create_bundle(uow: UnitOfWork, *, code: str, data: BundleDefinition, idempotency_key: str) -> Bundle:
+    """Creates an ACTIVE bundle of product codes with an optional bundle price."""
+    code = check_code(code, field="code")
+    async with uow:
+        request = {"code": code, **asdict(data)}
+        if (prior := await _replayed(uow, "createBundle", idempotency_key, request, Bundle)) is not None:
+            return prior
+        if await uow.session.scalar(select(Bundle.id).where(Bundle.code == code)):
+            raise Conflict(f"Bundle code '{code}' already exists.")
+        await _check_components(uow, data)
+        bundle = Bundle(id=uuid.uuid4(), code=code, name=data.name, description=data.description,
+                        currency=data.currency, monthly_fee=data.monthly_fee,
+                        eligible_segments=list(data.eligible_segments), status=BundleStatus.ACTIVE.value,
+                        revision=1, created_by=uow.context.actor.sub)
+        uow.session.add(bundle)
+        await _flush(uow, f"Bundle code '{code}' already exists.")
+        uow.session.add_all(_components(bundle.id, data))
+        await uow.emit(_bundle_event(bundle, data, "CREATED"), aggregate_id=bundle.id,
+                       aggregate_version=bundle.revision, after=request)
+        await uow.commit({"id": str(bundle.id)})
+        return bundle
+
+
+async def update_bundle(uow: UnitOfWork, *, bundle_id: str, data: BundleDefinition, reason: str) -> Bundle:
+    """Replaces an ACTIVE bundle's components, price and eligibility."""
+    reason = check_reason(reason)
+    async with uow:
+        bundle = await _lock_bundle(uow, bundle_id)
+        if bundle.currency != data.currency:
+            raise Conflict(f"Bundle {bundle.code} is priced in {bundle.currency}; its currency does not change.")
+        await _check_components(uow, data)
+        before = {"name": bundle.name, "monthly_fee": bundle.monthly_fee, "segments": list(bundle.eligible_segments)}
+        bundle.name, bundle.description, bundle.monthly_fee = data.name, data.description, data.monthly_fee
+        bundle.eligible_segments = list(data.eligible_segments)
+        await uow.session.execute(delete(BundleComponent).where(BundleComponent.bundle_id == bundle.id))
+        uow.session.add_all(_components(bundle.id, data))
+        await uow.emit(_bundle_event(bundle, data, "UPDATED"), aggregate_id=bundle.id,
+                       aggregate_version=bundle.touch(), reason=reason, before=before, after=asdict(data))
+        await uow.commit()
+        return bundle
+
+
+async def retire_bundle(uow: UnitOfWork, *, bundle_id: str, reason: str) -> Bundle:
+    """ACTIVE → RETIRED: the bundle is no longer offered."""
+    reason = check_reason(reason)
+    async with uow:
+        bundle = await _lock_bundle(uow, bundle_id)
+        bundle.status = BundleStatus.RETIRED.value
+        codes = list((await uow.session.execute(select(BundleComponent.product_code).where(
+            BundleComponent.bundle_id == bundle.id).order_by(BundleComponent.position))).scalars())
+        await uow.emit(events.BundleChanged(bundle_id=str(bundle.id), code=bundle.code, change="RETIRED",
+                                            status=bundle.status, product_codes=codes),
+                       aggregate_id=bundle.id, aggregate_version=bundle.touch(), reason=reason,
+                       before={"status": BundleStatus.ACTIVE.value}, after={"status": bundle.status})
+        await uow.commit()
+        return bundle
+
+
+async def _lock_bundle(uow: UnitOfWork, bundle_id: str) -> Bundle:
+    bid = parse_uuid(bundle_id, field="bundleId")
+    bundle = (await uow.session.execute(select(Bundle).where(Bundle.id == bid).with_for_update())).scalar_one_or_none()
+    if bundle is None:
+        raise NotFound(f"Bundle {bid} does not exist.")
+    if bundle.status != BundleStatus.ACTIVE:
+        raise InvalidTransition(f"Bundle {bundle.code} is {bundle.status}; it cannot change.", status=bundle.status)
+    return bundle
