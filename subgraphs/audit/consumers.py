@@ -83,7 +83,8 @@ class AuditRuntime:
         """Starts every consumer, the checkpoint loop and the monitor loop."""
         for d in self.definitions:
             sub = Subscriber(nc=self.nc, sessions=self.sessions, stream=d.stream, durable=d.durable,
-                             handler=handle_event, max_deliver=d.max_deliver)
+                             handler=handle_event, max_deliver=d.max_deliver,
+                             batch=1)  # max_ack_pending 1: a bigger fetch would wait out its timeout
             state = ConsumerState(subscriber=sub)
             self.consumers[d.durable] = state
             self.start_consumer(d.durable)
@@ -103,6 +104,10 @@ class AuditRuntime:
             state.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await state.task
+        subscription, state.subscriber._sub = state.subscriber._sub, None
+        if subscription is not None:  # an open pull subscription would hold up the connection's drain
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def stop(self) -> None:
         """Stops every task this runtime started."""

@@ -1,0 +1,209 @@
+"""The audit subgraph end to end: party outbox → JetStream → evidence, queries, health and extracts."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+import nats
+from shared.auth import issue_dev_token
+from shared.config import Settings
+from shared.db import RequestContext, UnitOfWork, create_sessionmaker, outbox_table
+from shared.events import Actor
+from shared.outbox import OutboxRelay
+from subgraphs.audit.extract import write_extract
+from subgraphs.audit.models import Evidence
+from subgraphs.audit.queries import TrailFilter
+from subgraphs.audit.schema import build_schema
+from subgraphs.party import service as party_service
+from subgraphs.party.commands import RegisterParty
+from subgraphs.party.models import LifecycleAction, PartyType
+from tests.helpers import GraphQLClient
+
+SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "audit.graphql"
+
+TRAIL = """
+query Trail($subject: String, $actor: String, $type: String, $first: Int!, $after: String) {
+  auditTrail(subject: $subject, actor: $actor, type: $type, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id sequence type source subject aggregateVersion reason correlationId before after
+                   actor { sub roles } prevHash hash eventSubject } }
+  }
+}"""
+VERIFY = "{ verifyAuditChain { ok entriesChecked lastSequence firstBadSequence problem message } }"
+
+
+async def test_sdl_snapshot_is_current() -> None:
+    assert SNAPSHOT.read_text() == build_schema().as_str() + "\n"
+
+
+async def party_activity(settings: Settings, party_engine: AsyncEngine) -> tuple[str, str]:
+    """Registers a party and submits it for verification through the party service; publishes the outbox."""
+    sessions = create_sessionmaker(party_engine)
+    correlation = uuid.uuid4().hex
+    ctx = RequestContext(actor=Actor(sub="rm-7", roles=("rm",)), correlation_id=correlation)
+    suffix = uuid.uuid4().hex[:8]
+    party = await party_service.register_party(
+        UnitOfWork(sessions, ctx), data=RegisterParty(party_type=PartyType.ORGANISATION,
+                                                      legal_name=f"Audit Test {suffix} Ltd"),
+        idempotency_key=uuid.uuid4().hex)
+    await party_service.change_party_status(UnitOfWork(sessions, ctx), party_id=str(party.id),
+                                            action=LifecycleAction.SUBMIT_FOR_VERIFICATION, reason="KYC pack complete")
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await OutboxRelay(engine=party_engine, js=nc.jetstream(), domain="party").drain()
+    finally:
+        await nc.close()
+    return str(party.id), correlation
+
+
+async def wait_for(predicate, within: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + within
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+async def test_party_events_become_chained_evidence(auditor: GraphQLClient, settings: Settings,
+                                                    party_engine: AsyncEngine) -> None:
+    party_id, correlation = await party_activity(settings, party_engine)
+
+    async def arrived() -> bool:
+        data = await auditor.data(TRAIL, {"subject": party_id, "first": 10})
+        return bool(data["auditTrail"]["totalCount"] == 2)
+
+    await wait_for(arrived)
+    trail = (await auditor.data(TRAIL, {"subject": party_id, "first": 10}))["auditTrail"]
+    registered, changed = (e["node"] for e in trail["edges"])
+    assert registered["type"] == "PartyRegistered" and changed["type"] == "PartyStatusChanged"
+    assert registered["sequence"] < changed["sequence"]
+    assert (registered["aggregateVersion"], changed["aggregateVersion"]) == (1, 2)
+    assert changed["reason"] == "KYC pack complete" and changed["correlationId"] == correlation
+    assert changed["actor"] == {"sub": "rm-7", "roles": ["rm"]}
+    assert changed["before"]["status"] == "PROSPECT" and changed["after"]["status"] == "PENDING_VERIFICATION"
+    assert changed["eventSubject"] == "finpace.party.party.status_changed" and changed["source"] == "party"
+    verdict = (await auditor.data(VERIFY))["verifyAuditChain"]
+    assert verdict["ok"] and verdict["firstBadSequence"] is None and verdict["entriesChecked"] >= 2
+
+
+async def test_every_party_outbox_event_has_exactly_one_evidence_entry(
+        auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine,
+        audit_sessions: async_sessionmaker[AsyncSession]) -> None:
+    for _ in range(3):
+        await party_activity(settings, party_engine)
+    async with create_sessionmaker(party_engine)() as session:
+        published = set((await session.execute(
+            select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None)))).scalars())
+
+    async def all_recorded() -> bool:
+        async with audit_sessions() as session:
+            stored = (await session.execute(select(func.count()).select_from(Evidence).where(
+                Evidence.event_id.in_(published)))).scalar_one()
+        return bool(stored == len(published))
+
+    await wait_for(all_recorded, within=60)
+    async with audit_sessions() as session:
+        per_event = (await session.execute(text(
+            "SELECT event_id, count(*) AS n FROM audit_evidence GROUP BY event_id HAVING count(*) > 1"))).all()
+        inbox = (await session.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'audit-party'"))).scalar()
+        evidence = (await session.execute(select(func.count()).select_from(Evidence))).scalar_one()
+    assert per_event == [] and len(published) >= 6 and inbox == evidence
+
+
+async def test_trail_pages_and_filters(auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine) -> None:
+    party_id, _ = await party_activity(settings, party_engine)
+
+    async def arrived() -> bool:
+        data = await auditor.data(TRAIL, {"subject": party_id, "first": 10})
+        return bool(data["auditTrail"]["totalCount"] == 2)
+
+    await wait_for(arrived)
+    page1 = (await auditor.data(TRAIL, {"subject": party_id, "first": 1}))["auditTrail"]
+    assert page1["pageInfo"]["hasNextPage"] and len(page1["edges"]) == 1
+    page2 = (await auditor.data(TRAIL, {"subject": party_id, "first": 1,
+                                        "after": page1["pageInfo"]["endCursor"]}))["auditTrail"]
+    assert not page2["pageInfo"]["hasNextPage"]
+    assert page2["edges"][0]["node"]["prevHash"] != page1["edges"][0]["node"]["prevHash"]
+    by_type = (await auditor.data(TRAIL, {"subject": party_id, "type": "PartyStatusChanged", "first": 10}))
+    assert by_type["auditTrail"]["totalCount"] == 1
+    by_actor = (await auditor.data(TRAIL, {"actor": "nobody-" + uuid.uuid4().hex, "first": 10}))
+    assert by_actor["auditTrail"]["totalCount"] == 0
+
+
+async def test_bad_input_and_roles_are_refused(auditor: GraphQLClient, settings: Settings) -> None:
+    bad = await auditor(TRAIL, {"first": 1000})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    forged = await auditor(TRAIL, {"first": 1, "after": "not-a-cursor"})
+    assert forged["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    customer = auditor.with_token(issue_dev_token(settings, role="customer", sub="c-1"))
+    refused = await customer(TRAIL, {"first": 1})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN" and refused["data"] is None
+    ops = auditor.with_token(issue_dev_token(settings, role="ops", sub="o-1"))
+    assert (await ops(VERIFY))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await auditor.with_token(None)(VERIFY)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_extracts_as_json_lines_and_csv(auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine,
+                                              audit_sessions: async_sessionmaker[AsyncSession],
+                                              tmp_path: Path) -> None:
+    party_id, _ = await party_activity(settings, party_engine)
+
+    async def arrived() -> bool:
+        data = await auditor.data(TRAIL, {"subject": party_id, "first": 10})
+        return bool(data["auditTrail"]["totalCount"] == 2)
+
+    await wait_for(arrived)
+    seen: list[tuple[int, int]] = []
+    trail = TrailFilter(subject=party_id)
+    jsonl = await write_extract(audit_sessions, tmp_path / "trail.jsonl", fmt="jsonl", trail=trail,
+                                progress=lambda done, total: seen.append((done, total)))
+    lines = [json.loads(line) for line in (tmp_path / "trail.jsonl").read_text().splitlines()]
+    assert jsonl.rows == 2 and seen[-1] == (2, 2)
+    assert [r["event_type"] for r in lines] == ["PartyRegistered", "PartyStatusChanged"]
+    assert lines[1]["reason"] == "KYC pack complete" and lines[1]["hash"] and lines[1]["prev_hash"]
+    everything = await write_extract(audit_sessions, tmp_path / "all.csv", fmt="csv")
+    rows = list(csv.DictReader((tmp_path / "all.csv").read_text().splitlines()))
+    assert everything.rows == len(rows) >= 2 and len(everything.sha256) == 64
+    assert {r["subject"] for r in rows} >= {party_id}
+    assert json.loads(next(r for r in rows if r["subject"] == party_id)["actor"])["sub"] == "rm-7"
+
+
+async def test_stopped_consumer_turns_health_red_and_shows_lag(
+        audit_app: tuple[Starlette, str], audit_http: httpx.AsyncClient, auditor: GraphQLClient,
+        settings: Settings, party_engine: AsyncEngine) -> None:
+    app, base = audit_app
+    assert (await audit_http.get(f"{base}/health")).status_code == 200
+    await app.state.audit.stop_consumer("audit-party")
+    try:
+        health = await audit_http.get(f"{base}/health")
+        ready = await audit_http.get(f"{base}/ready")
+        assert health.status_code == 503 and ready.status_code == 503
+        assert health.json()["consumers"]["audit-party"]["running"] is False
+        await party_activity(settings, party_engine)
+
+        async def lag_visible() -> bool:
+            body = (await audit_http.get(f"{base}/metrics")).text
+            line = next((x for x in body.splitlines()
+                         if x.startswith('finpace_consumer_pending{consumer="audit-party"}')), "")
+            down = 'finpace_audit_consumer_up{consumer="audit-party"} 0.0' in body
+            return bool(line) and float(line.split()[-1]) >= 2 and down
+
+        await wait_for(lag_visible)
+    finally:
+        app.state.audit.start_consumer("audit-party")
+
+    async def green() -> bool:
+        return (await audit_http.get(f"{base}/ready")).status_code == 200 and \
+            (await audit_http.get(f"{base}/health")).status_code == 200
+
+    await wait_for(green)
