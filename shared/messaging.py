@@ -107,10 +107,17 @@ class Subscriber:
     fetch_timeout: float = 1.0
     handled: int = field(default=0, init=False)
     _sub: Any = field(default=None, init=False)
+    _backoff: list[float] = field(default_factory=list, init=False)
 
     async def _subscription(self) -> Any:
         if self._sub is None:
             self._sub = await self.nc.jetstream().pull_subscribe_bind(durable=self.durable, stream=self.stream)
+            # The server stops delivering at the consumer's own max_deliver: dead-letter on that
+            # delivery, or a message whose limit is below ours would vanish without a dead letter.
+            config = (await self._sub.consumer_info()).config
+            if config.max_deliver is not None and config.max_deliver > 0:
+                self.max_deliver = config.max_deliver
+            self._backoff = list(config.backoff or [])
         return self._sub
 
     async def process(self, msg: Msg) -> bool:
@@ -144,7 +151,10 @@ class Subscriber:
                 await self.dead_letter(msg, exc)
                 await msg.term()
             else:
-                await msg.nak()  # the consumer's backoff schedule decides when it comes back
+                # A plain NAK redelivers at once (the consumer's backoff only paces ack_wait expiries),
+                # so pass the schedule's delay for this attempt explicitly.
+                delay = self._backoff[min(delivered, len(self._backoff)) - 1] if self._backoff else None
+                await msg.nak(delay=delay)
             return
         await msg.ack_sync()
         self.handled += 1
