@@ -1,0 +1,113 @@
+"""Composition: our supergraphs equal @apollo/composition's, and broken subgraphs give Apollo's error codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from graphql import build_schema, print_schema
+
+from router.composition import SubgraphSource, compose, compose_sources
+from router.supergraph import Supergraph
+from tests.router.apollo_gateway import ensure_node_modules
+from tests.router.harness import APOLLO, SCENARIOS, load_subgraphs, scenario_names
+from tests.router.regenerate import PLACEHOLDER
+
+FED2 = (
+    '@link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@shareable", "@external", "@requires"])'
+)
+
+
+def sources(scenario: str) -> list[SubgraphSource]:
+    return [
+        SubgraphSource(name, PLACEHOLDER.format(name=name), schema.as_str())
+        for name, schema in load_subgraphs(scenario).items()
+    ]
+
+
+def sorted_api(schema) -> str:
+    """The API schema printed with its definitions sorted, so only content is compared."""
+    return "\n\n".join(sorted(print_schema(schema).split("\n\n")))
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_supergraph_is_identical_to_apollo_composition(scenario: str) -> None:
+    # supergraph.graphql is @apollo/composition 2.14.4 output (checked by test_apollo_gateway.py).
+    result = compose_sources(sources(scenario))
+    assert result.errors == []
+    assert result.supergraph_sdl == (SCENARIOS / scenario / "supergraph.graphql").read_text()
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_api_schema_equals_apollo_api_schema(scenario: str) -> None:
+    ours = Supergraph(compose_sources(sources(scenario)).supergraph_sdl)
+    apollo = build_schema((SCENARIOS / scenario / "api.graphql").read_text())
+    assert sorted_api(ours.api_schema) == sorted_api(apollo)
+
+
+def test_compose_reads_rover_config(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    lines = ["federation_version: =2.9.3", "subgraphs:"]
+    for src in sources("entities"):
+        (tmp_path / "schemas" / f"{src.name}.graphql").write_text(src.sdl)
+        lines += [
+            f"  {src.name}:",
+            f"    routing_url: {src.url}",
+            "    schema:",
+            f"      file: ./schemas/{src.name}.graphql",
+        ]
+    config = tmp_path / "supergraph.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    result = compose(config)
+    assert result.ok
+    assert result.supergraph_sdl == (SCENARIOS / "entities" / "supergraph.graphql").read_text()
+
+
+BROKEN = {
+    "INVALID_FIELD_SHARING": {
+        "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "id") {{ id: ID! name: String }}',
+        "b": f'extend schema {FED2}\ntype Query {{ u: T }}\ntype T @key(fields: "id") {{ id: ID! name: String }}',
+    },
+    "EXTERNAL_TYPE_MISMATCH": {
+        "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "id") {{ id: ID! w: Int }}',
+        "b": f"extend schema {FED2}\ntype Query {{ u: Int }}\n"
+        'type T @key(fields: "id") { id: ID! w: String @external x: Int @requires(fields: "w") }',
+    },
+    "EXTERNAL_MISSING_ON_BASE": {
+        "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "id") {{ id: ID! }}',
+        "b": f"extend schema {FED2}\ntype Query {{ u: Int }}\n"
+        'type T @key(fields: "id") { id: ID! w: Int @external x: Int @requires(fields: "w") }',
+    },
+    "KEY_INVALID_FIELDS": {
+        "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "nope") {{ id: ID! }}',
+    },
+    "SATISFIABILITY_ERROR": {
+        "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "id") {{ id: ID! a: Int }}',
+        "b": f"extend schema {FED2}\ntype Query {{ u: Int }}\ntype T {{ id: ID! @shareable b: Int }}",
+    },
+}
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN))
+def test_composition_errors(code: str) -> None:
+    result = compose_sources([SubgraphSource(n, f"http://{n}", sdl) for n, sdl in BROKEN[code].items()])
+    assert result.supergraph_sdl is None
+    assert code in {e.code for e in result.errors}
+    error = next(e for e in result.errors if e.code == code)
+    assert error.subgraphs and set(error.subgraphs) <= set(BROKEN[code])
+    assert error.message
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN))
+def test_apollo_reports_the_same_error(code: str, tmp_path: Path) -> None:
+    ensure_node_modules()
+    args = []
+    for name, sdl in BROKEN[code].items():
+        path = tmp_path / f"{name}.graphql"
+        path.write_text(sdl)
+        args.append(f"{name}=http://{name}={path}")
+    out = subprocess.run(["node", str(APOLLO / "compose.mjs"), *args], capture_output=True, text=True, cwd=APOLLO)
+    apollo_codes = {e["code"] for e in json.loads(out.stdout)["errors"]}
+    assert code in apollo_codes
