@@ -1,0 +1,1 @@
+"""SME Account subgraph: current accounts, a double-entry ledger, holds, overdrafts, mandates and statements."""
