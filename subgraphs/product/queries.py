@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
@@ -99,7 +99,7 @@ async def list_products(session: AsyncSession, *, filter: ProductFilter, first: 
         if value is not None:
             conditions.append(column == value)
     if filter.segment is not None:
-        conditions.append(Product.eligible_segments.any(filter.segment))
+        conditions.append(any_(Product.eligible_segments) == filter.segment)
     if filter.on_sale_at is not None:
         conditions.append(_on_sale(filter.on_sale_at))
     base = select(Product).where(and_(True, *conditions))
