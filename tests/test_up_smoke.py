@@ -66,10 +66,8 @@ def _servers_on(path: Path) -> list[psutil.Process]:
     ]
 
 
-@contextlib.contextmanager
-def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str]:
-    """Run `finpace up` until party answers `_service`; yield its SDL; then SIGTERM and check nothing is left."""
-    log_path = tmp_path / f"up-{run}.log"
+def _start_up(tmp_path: Path, ports: dict[str, int], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `finpace up` and wait until it reports up and party answers `_service`; return it and the SDL."""
     with log_path.open("wb") as log:
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "up"],
@@ -80,14 +78,29 @@ def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    deadline = time.monotonic() + START_TIMEOUT
+    sdl = None
+    while sdl is None or "Finpace is up" not in log_path.read_text():
+        if supervisor.poll() is not None or time.monotonic() > deadline:
+            _kill(supervisor)
+            raise AssertionError(f"finpace up did not come up:\n{log_path.read_text()}")
+        sdl = sdl or _sdl(ports["party"])
+        time.sleep(0.3)
+    return supervisor, sdl
+
+
+def _kill(supervisor: subprocess.Popen[bytes]) -> None:
+    if supervisor.poll() is None:
+        os.killpg(supervisor.pid, signal.SIGKILL)
+        supervisor.wait(10)
+
+
+@contextlib.contextmanager
+def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str]:
+    """Run `finpace up` until party answers `_service`; yield its SDL; then SIGTERM and check nothing is left."""
+    log_path = tmp_path / f"up-{run}.log"
+    supervisor, sdl = _start_up(tmp_path, ports, log_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        sdl = None
-        while sdl is None or "Finpace is up" not in log_path.read_text():
-            assert supervisor.poll() is None, f"finpace up exited early:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"finpace up was not up in time:\n{log_path.read_text()}"
-            sdl = sdl or _sdl(ports["party"])
-            time.sleep(0.3)
         descendants = psutil.Process(supervisor.pid).children(recursive=True)
         names = {p.name() for p in _alive(descendants)}
         assert {"postgres", "nats-server"} <= names, names
@@ -103,9 +116,7 @@ def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str
         assert _alive(descendants) == [], log_path.read_text()
         assert _servers_on(tmp_path) == []
     finally:
-        if supervisor.poll() is None:
-            os.killpg(supervisor.pid, signal.SIGKILL)
-            supervisor.wait(10)
+        _kill(supervisor)
 
 
 async def _sql(url: str, statement: str) -> object:
@@ -129,3 +140,19 @@ def test_up_serves_party_stops_without_leftovers_and_keeps_data(runtime_dir: Pat
     with _running_up(tmp_path, ports, "second") as sdl:
         assert "type Party" in sdl
         assert asyncio.run(_sql(pg_url, "SELECT kept FROM smoke_marker")) == 7
+
+
+def test_a_killed_up_leaves_no_orphan(runtime_dir: Path) -> None:
+    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
+    supervisor, _ = _start_up(runtime_dir, ports, runtime_dir / "up.log")
+    descendants = psutil.Process(supervisor.pid).children(recursive=True)
+    assert descendants
+
+    # SIGKILL runs no cleanup code: the services and both servers must still go (parent-death signal).
+    supervisor.kill()
+    supervisor.wait(10)
+    deadline = time.monotonic() + 30
+    while _alive(descendants) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(descendants) == []
+    assert _servers_on(runtime_dir) == []
