@@ -12,6 +12,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUBGRAPH_URL_ENV_PREFIX = "FINPACE_SUBGRAPH_URL_"
+# Where `npm ci --prefix router/graphiql_assets` installs GraphiQL and React at set-up.
+DEFAULT_GRAPHIQL_ASSETS = Path(__file__).parent / "graphiql_assets" / "node_modules"
 
 
 class AuthMode(StrEnum):
@@ -44,7 +46,7 @@ class RouterSettings(BaseSettings):
     coalesce_requests: bool = True
     include_subgraph_errors: bool = True
     csrf_prevention: bool = True
-    graphiql_assets: Path | None = None
+    graphiql_assets: Path | None = DEFAULT_GRAPHIQL_ASSETS
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> RouterSettings:

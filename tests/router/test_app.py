@@ -70,3 +70,38 @@ def test_refuses_unsupported_supergraph_at_startup(tmp_path) -> None:
     assert err.value.code == "UNSUPPORTED_LINKED_FEATURE"
     assert not state.loaded
     assert "requiresScopes" in (state.load_error or "")
+
+
+@pytest.fixture(scope="session")
+def graphiql_assets() -> None:
+    """GraphiQL is an npm dependency installed at set-up; install it here when a fresh clone lacks it."""
+    import shutil
+    import subprocess
+
+    from router.config import DEFAULT_GRAPHIQL_ASSETS
+
+    if not (DEFAULT_GRAPHIQL_ASSETS / "graphiql" / "graphiql.min.js").is_file():
+        npm = shutil.which("npm")
+        assert npm, "npm is needed to install GraphiQL (router/graphiql_assets)"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=DEFAULT_GRAPHIQL_ASSETS.parent, check=True)
+
+
+async def test_graphiql_served_offline_in_dev(graphiql_assets, tmp_path) -> None:
+    path = tmp_path / "supergraph.graphql"
+    path.write_text((SCENARIOS / "entities" / "supergraph.graphql").read_text())
+    app = create_app(RouterSettings(supergraph=path, graphiql=True))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "https://" not in page.text  # nothing from a CDN
+        for asset in ("react.js", "react-dom.js", "graphiql.js", "graphiql.css"):
+            resp = await client.get(f"/graphiql-assets/{asset}")
+            assert resp.status_code == 200
+            assert len(resp.content) > 1000
+        assert (await client.get("/graphiql-assets/other.js")).status_code == 404
+    prod = create_app(RouterSettings(supergraph=path, graphiql=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prod), base_url="http://r") as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert not page.headers["content-type"].startswith("text/html")
+        assert (await client.get("/graphiql-assets/react.js")).status_code == 404
