@@ -7,6 +7,7 @@ import csv
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
@@ -207,3 +208,26 @@ async def test_stopped_consumer_turns_health_red_and_shows_lag(
             (await audit_http.get(f"{base}/health")).status_code == 200
 
     await wait_for(green)
+
+
+def test_cli_verify_and_extract(audit_app: tuple[Starlette, str], audit_config: Any, settings: Settings,
+                                tmp_path: Path, monkeypatch: Any) -> None:
+    import contextlib as _contextlib
+
+    from click.testing import CliRunner
+
+    from subgraphs.audit.cli import build_audit_group
+
+    monkeypatch.setenv("FINPACE_AUDIT_CHECKPOINT_DIR", str(audit_config.checkpoint_dir))
+    monkeypatch.setenv("FINPACE_AUDIT_SIGNING_KEY", str(audit_config.signing_key))
+    group = build_audit_group(lambda: _contextlib.nullcontext(settings))
+    runner = CliRunner()
+    verified = runner.invoke(group, ["verify"])
+    assert verified.exit_code == 0, verified.output
+    assert any(line.startswith("OK: ") for line in verified.output.splitlines())
+    out = tmp_path / "trail.csv"
+    extracted = runner.invoke(group, ["extract", "-o", str(out), "--format", "csv", "--actor", "rm-7"])
+    assert extracted.exit_code == 0, extracted.output
+    assert "entries written" in extracted.output and out.read_text().startswith("sequence,")
+    refused = runner.invoke(group, ["extract", "-o", str(out), "--format", "xml"])
+    assert refused.exit_code == 2
