@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from shared.jsonutil import to_jsonable
 
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+# Word boundaries of a CamelCase name; an acronym stays one word (KYCCheckPassed -> kyc_check_passed).
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @dataclass(frozen=True, kw_only=True)

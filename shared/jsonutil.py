@@ -19,6 +19,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float):
         raise TypeError("Floats are not allowed in Finpace JSON; use Decimal.")
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"Decimal {value} is not a finite number.")
         return format(value, "f")
     if isinstance(value, uuid.UUID):
         return str(value)

@@ -49,6 +49,23 @@ def test_subjects_are_finpace_domain_aggregate_event_in_snake_case() -> None:
     assert ConsentRecorded.subject() == "finpace.party.consent.recorded"
 
 
+@dataclass(frozen=True, kw_only=True)
+class KYCCheckPassed(DomainEvent):
+    domain = "onboarding"
+    aggregate = "kyc_check"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UBOAdded(DomainEvent):
+    domain = "party"
+    aggregate = "party"
+
+
+def test_acronyms_stay_one_word_in_subjects() -> None:
+    assert KYCCheckPassed.subject() == "finpace.onboarding.kyc_check.passed"
+    assert UBOAdded.subject() == "finpace.party.party.ubo_added"
+
+
 def test_events_are_frozen_and_their_data_is_json_ready() -> None:
     account_id = uuid.uuid4()
     event = PostingBooked(account_id=account_id, amount=Money.of("12.5", "EUR"), booked_on=dt.date(2026, 1, 2))

@@ -76,3 +76,9 @@ def test_hash_ignores_key_order_and_notices_any_change() -> None:
 def test_round_trip_through_json() -> None:
     text = canonical_json({"amount": Decimal("-0.000001"), "n": 10**20})
     assert json.loads(text) == {"amount": "-0.000001", "n": 10**20}
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity")])
+def test_non_finite_decimals_are_refused(value: Decimal) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        to_jsonable({"amount": value})
