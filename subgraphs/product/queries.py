@@ -10,16 +10,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import and_, any_, func, or_, select
+from sqlalchemy import Select, and_, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
 from subgraphs.product.models import PUBLISHED, Bundle, BundleComponent, Product
 
+STAFF_ROLES = ("ops", "admin", "rm", "auditor")
 
-async def load_products_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Product | None]:
-    """Loads product versions in one query, in the order asked (None where missing)."""
-    rows = (await session.execute(select(Product).where(Product.id.in_(ids)))).scalars().all()
+
+def sees_unpublished(principal: Principal | None) -> bool:
+    """Tells whether the caller may see versions that are not published yet (drafts and approvals are internal)."""
+    return principal is None or principal.has_role(*STAFF_ROLES)
+
+
+def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
+    if sees_unpublished(principal):
+        return stmt
+    return stmt.where(Product.status.in_([s.value for s in PUBLISHED]))
+
+
+async def load_products_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID],
+                               principal: Principal | None = None) -> list[Product | None]:
+    """Loads product versions in one query, in the order asked (None where missing or not visible)."""
+    rows = (await session.execute(_visible(select(Product).where(Product.id.in_(ids)), principal))).scalars().all()
     by_id = {row.id: row for row in rows}
     return [by_id.get(i) for i in ids]
 
@@ -36,7 +50,7 @@ class ProductLoaders:
     def __post_init__(self) -> None:
         async def batch_products(ids: list[uuid.UUID]) -> list[Product | None]:
             async with self.sessions() as session:
-                return await load_products_by_ids(session, ids)
+                return await load_products_by_ids(session, ids, self.principal)
 
         async def batch_components(ids: list[uuid.UUID]) -> list[list[BundleComponent]]:
             async with self.sessions() as session:
@@ -56,10 +70,11 @@ def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principa
     return ProductLoaders(sessions, principal)
 
 
-async def get_product_version(session: AsyncSession, code: str, version: int) -> Product | None:
+async def get_product_version(session: AsyncSession, code: str, version: int,
+                              principal: Principal | None = None) -> Product | None:
     """Returns one version of a product code."""
-    return (await session.execute(
-        select(Product).where(Product.code == code, Product.version == version))).scalar_one_or_none()
+    return (await session.execute(_visible(
+        select(Product).where(Product.code == code, Product.version == version), principal))).scalar_one_or_none()
 
 
 def _on_sale(at: dt.date) -> Any:
@@ -74,9 +89,10 @@ async def get_product_on_sale(session: AsyncSession, code: str, at: dt.date) -> 
         .order_by(Product.effective_from.desc(), Product.version.desc()).limit(1))).scalar_one_or_none()
 
 
-async def list_product_versions(session: AsyncSession, code: str) -> list[Product]:
+async def list_product_versions(session: AsyncSession, code: str,
+                                principal: Principal | None = None) -> list[Product]:
     """Returns every version of a product code, oldest first."""
-    return list((await session.execute(select(Product).where(Product.code == code)
+    return list((await session.execute(_visible(select(Product).where(Product.code == code), principal)
                                        .order_by(Product.version))).scalars())
 
 
@@ -90,8 +106,8 @@ class ProductFilter:
     on_sale_at: dt.date | None = None
 
 
-async def list_products(session: AsyncSession, *, filter: ProductFilter, first: int,
-                        after: list[Any] | None) -> tuple[list[Product], bool, int]:
+async def list_products(session: AsyncSession, *, filter: ProductFilter, first: int, after: list[Any] | None,
+                        principal: Principal | None = None) -> tuple[list[Product], bool, int]:
     """Returns one page of product versions ordered by (code, version), whether more follow, and the total."""
     conditions: list[Any] = []
     for column, value in [(Product.code, filter.code), (Product.family, filter.family),
@@ -102,7 +118,7 @@ async def list_products(session: AsyncSession, *, filter: ProductFilter, first: 
         conditions.append(any_(Product.eligible_segments) == filter.segment)
     if filter.on_sale_at is not None:
         conditions.append(_on_sale(filter.on_sale_at))
-    base = select(Product).where(and_(True, *conditions))
+    base = _visible(select(Product).where(and_(True, *conditions)), principal)
     total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     page = base
     if after is not None and len(after) == 2:

@@ -60,9 +60,9 @@ class Query:
 
     @strawberry.field(description="One version of a product code.")
     async def product_by_code(self, info: Info, code: str, version: int) -> Product | None:
-        info.context.require()
+        principal = info.context.require()
         async with info.context.sessions() as session:
-            row = await queries.get_product_version(session, check_code(code, field="code"), version)
+            row = await queries.get_product_version(session, check_code(code, field="code"), version, principal)
         return Product.of(row) if row else None
 
     @strawberry.field(description="The version of a product code on sale at a date (default: today, UTC).")
@@ -75,14 +75,14 @@ class Query:
     @strawberry.field(description="Product versions ordered by code and version, as a cursor connection (1-100).")
     async def products(self, info: Info, filter: ProductFilterInput | None = None, first: int = 20,
                        after: str | None = None) -> Connection[Product]:
-        info.context.require()
+        principal = info.context.require()
         f = filter or ProductFilterInput()
         criteria = queries.ProductFilter(
             code=f.code, family=f.family.value if f.family else None, currency=f.currency,
             status=f.status.value if f.status else None, segment=f.segment, on_sale_at=f.on_sale_at)
         async with info.context.sessions() as session:
             rows, has_next, total = await queries.list_products(session, filter=criteria, first=check_page_size(first),
-                                                                after=decode_cursor(after))
+                                                                after=decode_cursor(after), principal=principal)
         edges = [Edge(cursor=encode_cursor([r.code, r.version]), node=Product.of(r)) for r in rows]
         return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
                                                           end_cursor=edges[-1].cursor if edges else None),

@@ -85,11 +85,15 @@ def _definition(product: Product) -> dict[str, Any]:
             "eligible_segments": list(product.eligible_segments)}
 
 
-def _charge_diff(before: tuple[ChargeData, ...], after: tuple[ChargeData, ...]) -> dict[str, list[str]] | None:
+def _charge_event(product: Product, before: tuple[ChargeData, ...],
+                  after: tuple[ChargeData, ...]) -> events.ChargeDefinitionChanged | None:
     old, new = {c.code: c for c in before}, {c.code: c for c in after}
-    diff = {"added": sorted(new.keys() - old.keys()), "removed": sorted(old.keys() - new.keys()),
-            "changed": sorted(k for k in old.keys() & new.keys() if old[k] != new[k])}
-    return diff if any(diff.values()) else None
+    added, removed = sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys())
+    changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+    if not (added or removed or changed):
+        return None
+    return events.ChargeDefinitionChanged(product_id=str(product.id), code=product.code, version=product.version,
+                                          added=added, removed=removed, changed=changed)
 
 
 async def create_product_draft(uow: UnitOfWork, *, data: ProductDefinition, idempotency_key: str) -> Product:
@@ -138,8 +142,8 @@ async def update_product_draft(uow: UnitOfWork, *, product_id: str, data: Produc
         await uow.emit(events.ProductDraftUpdated(**_ids(product), changed_fields=changed),
                        aggregate_id=product.id, aggregate_version=product.touch(), reason=reason,
                        before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
-        if (diff := _charge_diff(old_charges, data.charges)) is not None:
-            await uow.emit(events.ChargeDefinitionChanged(**_ids(product), **diff),
+        if (charge_event := _charge_event(product, old_charges, data.charges)) is not None:
+            await uow.emit(charge_event,
                            aggregate_id=product.id, aggregate_version=product.revision, reason=reason,
                            before=[asdict(c) for c in old_charges], after=product.terms["charges"])
         await uow.commit()
@@ -261,9 +265,9 @@ async def publish_product_version(uow: UnitOfWork, *, product_id: str, effective
             **_ids(product), family=product.family, currency=product.currency,
             effective_from=effective_from.isoformat(), supersedes_version=superseded.version if superseded else None,
             superseded_product_id=str(superseded.id) if superseded else None), reason)
-        if superseded is not None and (
-                diff := _charge_diff(charges_of(superseded.terms), charges_of(product.terms))) is not None:
-            await uow.emit(events.ChargeDefinitionChanged(**_ids(product), **diff),
+        if superseded is not None and (charge_event := _charge_event(
+                product, charges_of(superseded.terms), charges_of(product.terms))) is not None:
+            await uow.emit(charge_event,
                            aggregate_id=product.id, aggregate_version=product.revision, reason=reason,
                            before=superseded.terms["charges"], after=product.terms["charges"])
         await uow.commit()

@@ -182,7 +182,8 @@ class Product:
     @strawberry.field(description="Every version of this product code, oldest first.")
     async def versions(self, info: Info) -> list[Product]:
         async with info.context.sessions() as session:
-            return [Product.of(r) for r in await queries.list_product_versions(session, self.code)]
+            rows = await queries.list_product_versions(session, self.code, info.context.principal)
+        return [Product.of(r) for r in rows]
 
 
 @strawberry.type

@@ -110,7 +110,7 @@ async def test_duplicate_code_is_a_typed_conflict(gql: GraphQLClient, sessions) 
     assert await counts(sessions) == before
 
 
-async def test_only_staff_maintain_the_catalogue(gql: GraphQLClient, settings: Settings, sessions) -> None:
+async def test_only_staff_maintain_the_catalogue(gql: GraphQLClient, checker, settings: Settings, sessions) -> None:
     before = await counts(sessions)
     for role in ("customer", "rm", "auditor"):
         client = gql.with_token(issue_dev_token(settings, role=role, sub=f"{role}-1"))
@@ -119,11 +119,21 @@ async def test_only_staff_maintain_the_catalogue(gql: GraphQLClient, settings: S
     body = await gql.with_token(None)(CREATE, {"input": current_account(), "key": uuid.uuid4().hex})
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert await counts(sessions) == before
-    # The catalogue itself is readable by any authenticated caller, customers included.
-    product = await create(gql)
+    # Customers and partners read the published catalogue; drafts and pending approvals are internal.
+    draft, published = await create(gql), await create(gql)
+    await publish(gql, checker, published["id"], "2025-01-01")
     customer = gql.with_token(issue_dev_token(settings, role="customer", sub="c-1"))
-    assert (await customer.data("query($id: ID!) { product(id: $id) { code } }", {"id": product["id"]}))[
-        "product"]["code"] == product["code"]
+    query = "query($id: ID!, $c: String!) { product(id: $id) { code } productByCode(code: $c, version: 1) { id } }"
+    assert (await customer.data(query, {"id": published["id"], "c": published["code"]})) == {
+        "product": {"code": published["code"]}, "productByCode": {"id": published["id"]}}
+    assert (await customer.data(query, {"id": draft["id"], "c": draft["code"]})) == {
+        "product": None, "productByCode": None}
+    listed = await customer.data("query($c: String!) { products(filter: {code: $c}) { totalCount } }",
+                                 {"c": draft["code"]})
+    assert listed["products"]["totalCount"] == 0
+    entities = await customer.data("query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id } } }",
+                                   {"r": [{"__typename": "Product", "id": draft["id"]}]})
+    assert entities["_entities"] == [None]
 
 
 async def test_lookups_by_id_and_code(gql: GraphQLClient) -> None:
