@@ -241,7 +241,7 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
 
 def _check_service_ports(settings: Settings, services: list[Any]) -> None:
     """Fail before starting anything when a service's port is already taken."""
-    from shared.embedded import port_is_free
+    from shared.processes import port_is_free
     from shared.registry import service_port
 
     for service in services:
@@ -275,7 +275,7 @@ def _embedded(settings: Settings) -> bool:
 
 
 def _tail(path: Path) -> str:
-    from shared.embedded import tail
+    from shared.processes import tail
 
     return tail(path)
 

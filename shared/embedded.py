@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import os
 import pwd
@@ -15,18 +14,39 @@ import sysconfig
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 import psutil
 
-# The ports of the machine's own servers: embedded servers never take them.
-RESERVED_PORTS = frozenset({5432, 4222})
+from shared.processes import (
+    RESERVED_PORTS,
+    free_port,
+    parent_death_signal,
+    port_accepts,
+    port_is_free,
+    tail,
+    terminate,
+)
+
+__all__ = [
+    "RESERVED_PORTS",
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "EmbeddedServerError",
+    "default_nats_config",
+    "free_port",
+    "nats_server_binary",
+    "parent_death_signal",
+    "port_accepts",
+    "port_is_free",
+    "postgres_bin_dir",
+    "tail",
+]
+
 PG_OS_USER = "embedded_postgres"
 PG_SUPERUSER = "postgres"
-_PR_SET_PDEATHSIG = 1
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin for the socket file name
 
 
@@ -34,78 +54,9 @@ class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started or stopped."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on the host right now (never a reserved one)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port = int(sock.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Return whether nothing listens on the port and it can be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    """Return whether a TCP connection to the port succeeds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None]:
-    """Return a preexec_fn that makes the child receive `sig` when its parent dies (Linux only)."""
-
-    def _set() -> None:
-        if sys.platform.startswith("linux"):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-
-    return _set
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """Return the last lines of a text file, or an empty string when it does not exist."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def _check_port(port: int, what: str) -> None:
     if port in RESERVED_PORTS:
-        raise EmbeddedServerError(
-            f"Embedded {what} refuses port {port}: it belongs to the machine's own server."
-        )
-
-
-def _terminate(
-    proc: psutil.Process | subprocess.Popen[bytes], grace: float, sig: int = signal.SIGTERM
-) -> None:
-    """Send `sig`, wait up to `grace` seconds, then SIGKILL."""
-    with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
-        proc.send_signal(sig)
-    try:
-        proc.wait(grace)
-    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
-            proc.kill()
-        with contextlib.suppress(psutil.NoSuchProcess, subprocess.TimeoutExpired, psutil.TimeoutExpired):
-            proc.wait(10)
-    except psutil.NoSuchProcess:
-        pass
+        raise EmbeddedServerError(f"Embedded {what} refuses port {port}: it belongs to the machine's own server.")
 
 
 class _Server:
@@ -292,8 +243,7 @@ class EmbeddedPostgres(_Server):
         while not self.is_ready():
             if self._proc.poll() is not None:
                 raise EmbeddedServerError(
-                    f"PostgreSQL exited with code {self._proc.returncode}; log {self.log_path}:\n"
-                    f"{tail(self.log_path)}"
+                    f"PostgreSQL exited with code {self._proc.returncode}; log {self.log_path}:\n{tail(self.log_path)}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -354,7 +304,7 @@ class EmbeddedPostgres(_Server):
         running = self._running_postmaster()
         if running is not None:
             with contextlib.suppress(psutil.Error):
-                _terminate(psutil.Process(running[0]), grace=5, sig=signal.SIGQUIT)
+                terminate(psutil.Process(running[0]), grace=5, sig=signal.SIGQUIT)
         if result.returncode != 0 and self._running_postmaster() is not None:
             raise EmbeddedServerError(f"pg_ctl stop failed for {self.pgdata}:\n{result.stdout}")
 
@@ -362,7 +312,7 @@ class EmbeddedPostgres(_Server):
         """Stop the server with a fast shutdown and reap it."""
         self._pg_ctl_stop()
         if self._proc is not None:
-            _terminate(self._proc, grace=10, sig=signal.SIGINT)
+            terminate(self._proc, grace=10, sig=signal.SIGINT)
             self._proc = None
         self._adopted_pid = None
 
@@ -431,7 +381,7 @@ class EmbeddedNats(_Server):
     def start(self, timeout: float = 30) -> Self:
         """Start the server (stopping any leftover on the same store) and wait until it accepts clients."""
         for leftover in self.leftover_servers():
-            _terminate(leftover, grace=5)
+            terminate(leftover, grace=5)
         if not port_is_free(self.port, self.host):
             raise EmbeddedServerError(
                 f"Port {self.port} on {self.host} is taken by another process; "
@@ -452,8 +402,7 @@ class EmbeddedNats(_Server):
         while not self.is_ready():
             if self._proc.poll() is not None:
                 raise EmbeddedServerError(
-                    f"nats-server exited with code {self._proc.returncode}; log {self.log_path}:\n"
-                    f"{tail(self.log_path)}"
+                    f"nats-server exited with code {self._proc.returncode}; log {self.log_path}:\n{tail(self.log_path)}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -467,7 +416,7 @@ class EmbeddedNats(_Server):
     def stop(self, grace: float = 10) -> None:
         """Stop the server with SIGTERM, then SIGKILL after the grace period, and reap it."""
         if self._proc is not None:
-            _terminate(self._proc, grace=grace)
+            terminate(self._proc, grace=grace)
             self._proc = None
 
 

@@ -16,7 +16,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from shared.embedded import parent_death_signal, tail
+from shared.processes import parent_death_signal, tail
 from shared.registry import Service
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
