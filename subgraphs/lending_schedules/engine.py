@@ -7,6 +7,7 @@ import decimal
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Any
 
 from shared.errors import InputError
 from shared.money import minor_units
@@ -225,3 +226,41 @@ def apr_pct(schedule: Schedule) -> Decimal:
         if high - low < Decimal("1e-12"):
             break
     return ((low + high) / 2 * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def terms_to_json(terms: ScheduleTerms) -> dict[str, str | int]:
+    """Serialises terms for storage (Decimals as strings)."""
+    return {"principal": str(terms.principal), "currency": terms.currency,
+            "annual_rate_pct": str(terms.annual_rate_pct),
+            "installments": terms.installments, "start_date": terms.start_date.isoformat(), "every": terms.every,
+            "unit": terms.unit.value, "interest_method": terms.interest_method.value,
+            "amortisation": terms.amortisation.value, "day_count": terms.day_count.value,
+            "grace_on_principal": terms.grace_on_principal, "grace_on_interest": terms.grace_on_interest,
+            "upfront_fee": str(terms.upfront_fee)}
+
+
+def terms_from_json(data: dict[str, Any]) -> ScheduleTerms:
+    """Restores terms stored by terms_to_json."""
+    return ScheduleTerms(
+        principal=Decimal(data["principal"]), currency=data["currency"],
+        annual_rate_pct=Decimal(data["annual_rate_pct"]), installments=int(data["installments"]),
+        start_date=dt.date.fromisoformat(data["start_date"]), every=int(data["every"]),
+        unit=FrequencyUnit(data["unit"]), interest_method=InterestMethod(data["interest_method"]),
+        amortisation=Amortisation(data["amortisation"]), day_count=DayCount(data["day_count"]),
+        grace_on_principal=int(data["grace_on_principal"]), grace_on_interest=int(data["grace_on_interest"]),
+        upfront_fee=Decimal(data["upfront_fee"]))
+
+
+def schedule_to_json(schedule: Schedule) -> list[dict[str, Any]]:
+    """Serialises instalments for storage."""
+    return [{"number": i.number, "from_date": i.from_date.isoformat(), "due_date": i.due_date.isoformat(),
+             "principal": str(i.principal), "interest": str(i.interest), "total": str(i.total),
+             "balance_after": str(i.balance_after)} for i in schedule.installments]
+
+
+def installments_from_json(rows: list[dict[str, Any]]) -> list[Installment]:
+    """Restores instalments stored by schedule_to_json."""
+    return [Installment(number=r["number"], from_date=dt.date.fromisoformat(r["from_date"]),
+                        due_date=dt.date.fromisoformat(r["due_date"]), principal=Decimal(r["principal"]),
+                        interest=Decimal(r["interest"]), total=Decimal(r["total"]),
+                        balance_after=Decimal(r["balance_after"])) for r in rows]

@@ -1,0 +1,1 @@
+"""Consumer lending: quotes, applications, decisioning, contracts, loans, delinquency and hardship."""

@@ -1,0 +1,146 @@
+"""Events consumer lending publishes on finpace.consumer_lending.> (the only module other domains may import).
+
+Cross-domain contract (see docs/lending.md): `LoanDisbursementRequested` asks the account domain to
+credit the borrower's settlement account; it answers with `finpace.account.payment.executed` or
+`finpace.account.payment.failed` carrying the same `idempotency_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from shared.events import DomainEvent
+from shared.money import Money  # serialised as {amount: decimal string, currency}
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuoteEvent(DomainEvent):
+    domain: ClassVar[str] = "consumer_lending"
+    aggregate: ClassVar[str] = "quote"
+    quote_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuoteIssued(QuoteEvent):
+    party_id: str | None
+    principal: Money
+    apr_pct: str
+    total_repayable: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationEvent(DomainEvent):
+    domain: ClassVar[str] = "consumer_lending"
+    aggregate: ClassVar[str] = "application"
+    application_id: str
+    party_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationSubmitted(ApplicationEvent):
+    quote_id: str
+    principal: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationDecisionMade(ApplicationEvent):
+    decision_id: str
+    outcome: str
+    reason_codes: list[str]
+    policy_version: str
+    decided_by: str
+    override_of: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationOverrideProposed(ApplicationEvent):
+    outcome: str
+    proposed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationContractIssued(ApplicationEvent):
+    contract_id: str
+    document_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationContractAccepted(ApplicationEvent):
+    contract_id: str
+    cooling_off_ends_on: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationWithdrawn(ApplicationEvent):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanEvent(DomainEvent):
+    domain: ClassVar[str] = "consumer_lending"
+    aggregate: ClassVar[str] = "loan"
+    loan_id: str
+    party_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanDisbursementRequested(LoanEvent):
+    """Asks the account domain to credit `amount` to `settlement_account_id` exactly once per idempotency_id."""
+
+    application_id: str
+    settlement_account_id: str
+    amount: Money
+    idempotency_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanDisbursed(LoanEvent):
+    amount: Money
+    disbursed_on: str
+    payment_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanDisbursementFailed(LoanEvent):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanCoolingOffExercised(LoanEvent):
+    """The borrower withdrew in the cooling-off period and owes principal plus interest for the days used."""
+
+    amount_due: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanDelinquencyChanged(LoanEvent):
+    days_past_due: int
+    from_bucket: str
+    to_bucket: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanScheduleRecalculated(LoanEvent):
+    schedule_version: int
+    hardship_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardshipEvent(DomainEvent):
+    domain: ClassVar[str] = "consumer_lending"
+    aggregate: ClassVar[str] = "hardship"
+    hardship_id: str
+    loan_id: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardshipRequested(HardshipEvent):
+    arrangement_type: str
+    periods: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardshipStatusChanged(HardshipEvent):
+    from_status: str

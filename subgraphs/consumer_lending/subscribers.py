@@ -1,0 +1,11 @@
+"""The consumers consumer lending runs: replies of the account domain to disbursement requests."""
+
+from __future__ import annotations
+
+from shared.app import SubscriberSpec
+from subgraphs.consumer_lending.servicing import on_account_reply
+
+ACCOUNT_STREAM = "FINPACE_ACCOUNT"
+REPLIES_DURABLE = "consumer_lending_account_replies"
+
+SUBSCRIBERS = [SubscriberSpec(stream=ACCOUNT_STREAM, durable=REPLIES_DURABLE, handler=on_account_reply)]

@@ -1,0 +1,273 @@
+"""GraphQL types of consumer lending: Quote, LoanApplication, Decision, Contract, the Loan entity, Party.loans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from shared.graphql import (
+    ConflictError,
+    FourEyesRequiredError,
+    IdempotencyKeyReusedError,
+    InvalidTransitionError,
+    MoneyType,
+    NotFoundError,
+    parse_uuid,
+)
+from shared.money import Money
+from subgraphs.consumer_lending import models
+from subgraphs.consumer_lending.queries import scope_of
+from subgraphs.lending_schedules.engine import Installment, generate, installments_from_json, terms_from_json
+
+QuoteStatusEnum = strawberry.enum(models.QuoteStatus, name="QuoteStatus")
+ApplicationStatusEnum = strawberry.enum(models.ApplicationStatus, name="LoanApplicationStatus")
+OutcomeEnum = strawberry.enum(models.Outcome, name="DecisionOutcome")
+LoanStatusEnum = strawberry.enum(models.LoanStatus, name="LoanStatus")
+BucketEnum = strawberry.enum(models.DelinquencyBucket, name="DelinquencyBucket")
+HardshipTypeEnum = strawberry.enum(models.HardshipType, name="HardshipType")
+HardshipStatusEnum = strawberry.enum(models.HardshipStatus, name="HardshipStatus")
+
+
+def _m(amount: Decimal, currency: str) -> MoneyType:
+    return MoneyType.of(Money.of(amount, currency, exact=False))
+
+
+def _visible(info: Info, party_id: uuid.UUID | None) -> bool:
+    scope = scope_of(info.context.principal)
+    return scope is None or party_id is None or str(party_id) in scope
+
+
+@strawberry.type(description="One instalment of a loan schedule.")
+class LoanInstallment:
+    number: int
+    from_date: dt.date
+    due_date: dt.date
+    principal: MoneyType
+    interest: MoneyType
+    total: MoneyType
+    balance_after: MoneyType
+
+    @classmethod
+    def of(cls, i: Installment, currency: str) -> LoanInstallment:
+        return cls(number=i.number, from_date=i.from_date, due_date=i.due_date, principal=_m(i.principal, currency),
+                   interest=_m(i.interest, currency), total=_m(i.total, currency),
+                   balance_after=_m(i.balance_after, currency))
+
+
+@strawberry.type(description="A priced loan offer with its schedule preview; anonymous quotes are allowed.")
+class Quote:
+    row: strawberry.Private[models.Quote]
+    id: strawberry.ID
+    party_id: strawberry.ID | None
+    product_code: str
+    principal: MoneyType
+    term_months: int
+    annual_rate_pct: Decimal = strawberry.field(description="Nominal annual rate in percent.")
+    apr_pct: Decimal = strawberry.field(description="Annual percentage rate (EU method), percent, 2 decimals.")
+    installment_amount: MoneyType
+    total_repayable: MoneyType
+    total_cost_of_credit: MoneyType
+    valid_until: dt.datetime
+    status: QuoteStatusEnum
+
+    @classmethod
+    def of(cls, r: models.Quote) -> Quote:
+        c = r.currency
+        return cls(row=r, id=strawberry.ID(str(r.id)), party_id=strawberry.ID(str(r.party_id)) if r.party_id else None,
+                   product_code=r.product_code, principal=_m(r.principal, c), term_months=int(r.terms["installments"]),
+                   annual_rate_pct=r.annual_rate_pct.normalize(), apr_pct=r.apr_pct.quantize(Decimal("0.01")),
+                   installment_amount=_m(r.installment_amount, c), total_repayable=_m(r.total_repayable, c),
+                   total_cost_of_credit=_m(r.total_cost_of_credit, c), valid_until=r.valid_until,
+                   status=models.QuoteStatus(r.status))
+
+    @strawberry.field(description="The repayment schedule this quote would produce.")
+    def schedule_preview(self) -> list[LoanInstallment]:
+        schedule = generate(terms_from_json(self.row.terms))
+        return [LoanInstallment.of(i, self.row.currency) for i in schedule.installments]
+
+
+@strawberry.type
+class Decision:
+    id: strawberry.ID
+    outcome: OutcomeEnum
+    reason_codes: list[str]
+    policy_version: str
+    score: int
+    affordability_ratio: Decimal
+    decided_by: str
+    approved_by: str | None
+    override_of: strawberry.ID | None
+    reason: str | None
+    decided_at: dt.datetime
+
+    @classmethod
+    def of(cls, r: models.Decision) -> Decision:
+        return cls(id=strawberry.ID(str(r.id)), outcome=models.Outcome(r.outcome), reason_codes=list(r.reason_codes),
+                   policy_version=r.policy_version, score=r.score, affordability_ratio=r.affordability_ratio,
+                   decided_by=r.decided_by, approved_by=r.approved_by,
+                   override_of=strawberry.ID(str(r.override_of)) if r.override_of else None, reason=r.reason,
+                   decided_at=r.decided_at)
+
+
+@strawberry.type
+class PendingOverride:
+    outcome: OutcomeEnum
+    reason: str
+    proposed_by: str
+
+
+@strawberry.type
+class Contract:
+    id: strawberry.ID
+    application_id: strawberry.ID
+    document_version: str
+    issued_at: dt.datetime
+    accepted_at: dt.datetime | None
+    cooling_off_ends_on: dt.date | None
+    status: str
+
+    @classmethod
+    def of(cls, r: models.Contract) -> Contract:
+        return cls(id=strawberry.ID(str(r.id)), application_id=strawberry.ID(str(r.application_id)),
+                   document_version=r.document_version, issued_at=r.issued_at, accepted_at=r.accepted_at,
+                   cooling_off_ends_on=r.cooling_off_ends_on, status=r.status)
+
+
+@strawberry.type
+class LoanApplication:
+    row: strawberry.Private[models.Application]
+    id: strawberry.ID
+    quote_id: strawberry.ID
+    party_id: strawberry.ID
+    settlement_account_id: strawberry.ID
+    status: ApplicationStatusEnum
+    version: int
+
+    @classmethod
+    def of(cls, r: models.Application) -> LoanApplication:
+        return cls(row=r, id=strawberry.ID(str(r.id)), quote_id=strawberry.ID(str(r.quote_id)),
+                   party_id=strawberry.ID(str(r.party_id)),
+                   settlement_account_id=strawberry.ID(str(r.settlement_account_id)),
+                   status=models.ApplicationStatus(r.status), version=r.version)
+
+    @strawberry.field
+    async def decisions(self, info: Info) -> list[Decision]:
+        return [Decision.of(d) for d in await info.context.loaders.decisions_by_application.load(self.row.id)]
+
+    @strawberry.field
+    def pending_override(self) -> PendingOverride | None:
+        p = self.row.pending_override
+        return PendingOverride(outcome=models.Outcome(p["outcome"]), reason=p["reason"],
+                               proposed_by=p["proposed_by"]) if p else None
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract | None:
+        rows = await info.context.loaders.contracts_by_application.load(self.row.id)
+        return Contract.of(rows[-1]) if rows else None
+
+    @strawberry.field
+    async def loan(self, info: Info) -> Loan | None:
+        rows = await info.context.loaders.loans_by_application.load(self.row.id)
+        return Loan.of(rows[-1]) if rows else None
+
+
+@strawberry.type
+class HardshipArrangement:
+    id: strawberry.ID
+    loan_id: strawberry.ID
+    arrangement_type: HardshipTypeEnum
+    periods: int
+    reason: str
+    status: HardshipStatusEnum
+    requested_by: str
+    decided_by: str | None
+    version: int
+
+    @classmethod
+    def of(cls, r: models.Hardship) -> HardshipArrangement:
+        return cls(id=strawberry.ID(str(r.id)), loan_id=strawberry.ID(str(r.loan_id)),
+                   arrangement_type=models.HardshipType(r.arrangement_type), periods=r.periods, reason=r.reason,
+                   status=models.HardshipStatus(r.status), requested_by=r.requested_by, decided_by=r.decided_by,
+                   version=r.version)
+
+
+@strawberry.federation.type(keys=["id"], description="A consumer loan account.")
+class Loan:
+    row: strawberry.Private[models.Loan]
+    id: strawberry.ID
+    party_id: strawberry.ID
+    application_id: strawberry.ID
+    settlement_account_id: strawberry.ID
+    principal: MoneyType
+    status: LoanStatusEnum
+    schedule_version: int
+    disbursed_on: dt.date | None
+    days_past_due: int
+    delinquency_bucket: BucketEnum
+    failure_reason: str | None
+    version: int
+
+    @classmethod
+    def of(cls, r: models.Loan) -> Loan:
+        return cls(row=r, id=strawberry.ID(str(r.id)), party_id=strawberry.ID(str(r.party_id)),
+                   application_id=strawberry.ID(str(r.application_id)),
+                   settlement_account_id=strawberry.ID(str(r.settlement_account_id)),
+                   principal=_m(r.principal, r.currency), status=models.LoanStatus(r.status),
+                   schedule_version=r.schedule_version, disbursed_on=r.disbursed_on, days_past_due=r.days_past_due,
+                   delinquency_bucket=models.DelinquencyBucket(r.delinquency_bucket),
+                   failure_reason=r.failure_reason, version=r.version)
+
+    @classmethod
+    async def load(cls, info: Info, loan_id: uuid.UUID) -> Loan | None:
+        row = await info.context.loaders.loans.load(loan_id)
+        return cls.of(row) if row is not None and _visible(info, row.party_id) else None
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Loan | None:
+        info.context.require()
+        return await cls.load(info, parse_uuid(id))
+
+    @strawberry.field
+    def schedule(self) -> list[LoanInstallment]:
+        return [LoanInstallment.of(i, self.row.currency) for i in installments_from_json(self.row.schedule)]
+
+    @strawberry.field
+    async def hardship_arrangements(self, info: Info) -> list[HardshipArrangement]:
+        return [HardshipArrangement.of(h) for h in await info.context.loaders.hardships_by_loan.load(self.row.id)]
+
+
+@strawberry.federation.type(keys=["id"], description="A party (owned by the party subgraph), with its loans.")
+class Party:
+    id: strawberry.ID
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Party:
+        return cls(id=id)
+
+    @strawberry.field(description="The party's consumer loans (empty when not visible to the caller).")
+    async def loans(self, info: Info) -> list[Loan]:
+        info.context.require()
+        pid = parse_uuid(self.id)
+        if not _visible(info, pid):
+            return []
+        return [Loan.of(r) for r in await info.context.loaders.loans_by_party.load(pid)]
+
+
+_ERRORS = (NotFoundError, InvalidTransitionError, ConflictError, IdempotencyKeyReusedError, FourEyesRequiredError)
+
+
+def _union(name: str, ok: type) -> object:
+    return Annotated[ok | NotFoundError | InvalidTransitionError | ConflictError | IdempotencyKeyReusedError |  # type: ignore[valid-type]
+                     FourEyesRequiredError, strawberry.union(name)]
+
+
+QuoteResult = _union("QuoteResult", Quote)
+LoanApplicationResult = _union("LoanApplicationResult", LoanApplication)
+ContractResult = _union("ContractResult", Contract)
+LoanResult = _union("LoanResult", Loan)
+HardshipResult = _union("HardshipResult", HardshipArrangement)
