@@ -105,8 +105,10 @@ async def ensure_database(settings: Settings, domain: str) -> None:
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
                 log.info("database_created", database=name)
-            except asyncpg.DuplicateDatabaseError:
-                pass  # created concurrently by another process
+            # Created concurrently by another process: a racing CREATE DATABASE fails on the
+            # catalog's unique index rather than with DuplicateDatabaseError.
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass
     finally:
         await conn.close()
 

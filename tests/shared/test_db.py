@@ -7,13 +7,17 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db import RequestContext, UnitOfWork, idempotency_table, outbox_table
+from shared.config import Settings
+from shared.db import RequestContext, UnitOfWork, create_engine, idempotency_table, outbox_table
 from shared.errors import IdempotencyKeyReused, InputError
 from shared.events import Actor
+from shared.migrations import create_platform_tables, drop_platform_tables, ensure_database
 from tests.shared.conftest import WidgetCreated, make_uow, side_effects, write_widget
 
 
@@ -220,3 +224,51 @@ async def test_rolled_back_transactions_leave_no_outbox_row(
         aggregates = set((await conn.execute(select(outbox_table.c.aggregate_id))).scalars())
         business = {str(i) for i in (await conn.execute(select(side_effects.c.id))).scalars()}
     assert aggregates == business == committed
+
+
+async def test_platform_tables_and_the_notify_trigger_exist(settings: Settings, kit_engine: AsyncEngine) -> None:
+    await ensure_database(settings, "kit")  # idempotent: the database already exists
+    async with kit_engine.connect() as conn:
+        tables = set((await conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )).scalars())
+        trigger = (await conn.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal"
+        )).scalars().all()
+        index = (await conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_unpublished'"
+        )).scalar_one()
+    assert {"outbox", "inbox", "idempotency_keys"} <= tables
+    assert trigger == ["outbox_notify"]
+    assert "WHERE (published_at IS NULL)" in index
+
+
+async def test_ensure_database_creates_a_missing_database_once(settings: Settings) -> None:
+    domain = f"kit_{uuid.uuid4().hex[:8]}"
+    await asyncio.gather(*[ensure_database(settings, domain) for _ in range(3)])  # racing creators
+    conn = await asyncpg.connect(make_url(settings.server_database_url()).set(drivername="postgresql")
+                                 .render_as_string(hide_password=False))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", f"finpace_{domain}") == 1
+        await conn.execute(f'DROP DATABASE "finpace_{domain}"')
+    finally:
+        await conn.close()
+
+
+async def test_platform_tables_can_be_dropped_and_recreated(settings: Settings) -> None:
+    domain = f"kit_{uuid.uuid4().hex[:8]}"
+    await ensure_database(settings, domain)
+    engine = create_engine(settings, domain)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(create_platform_tables)
+            await conn.run_sync(drop_platform_tables)
+            await conn.run_sync(create_platform_tables)
+    finally:
+        await engine.dispose()
+    conn2 = await asyncpg.connect(make_url(settings.server_database_url()).set(drivername="postgresql")
+                                  .render_as_string(hide_password=False))
+    try:
+        await conn2.execute(f'DROP DATABASE "finpace_{domain}"')
+    finally:
+        await conn2.close()
