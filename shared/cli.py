@@ -331,13 +331,16 @@ def serve(name: str, host: str | None, port: int | None, supergraph: Path | None
 
 def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None) -> Any:
     if is_router:
-        # The router has its own settings (FINPACE_ROUTER_*); hand them over when they exist.
+        # The router has its own settings (FINPACE_ROUTER_*); hand them over when they exist. Loaded by
+        # string: `shared` never imports the router statically.
+        from shared.registry import ROUTER_SETTINGS, load_object
+
         try:
-            from router.config import RouterSettings
+            router_settings = load_object(ROUTER_SETTINGS)
         except ModuleNotFoundError:
             return factory(settings)
         options = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
-        return factory(RouterSettings(**options))
+        return factory(router_settings(**options))
     return factory(settings)
 
 

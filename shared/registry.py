@@ -16,6 +16,7 @@ import yaml
 ROUTER_NAME = "router"
 ROUTER_PORT = 4000
 ROUTER_FACTORY = "router.app:create_app"
+ROUTER_SETTINGS = "router.config:RouterSettings"
 SUPERGRAPH_CONFIG = "supergraph.yaml"
 
 
@@ -80,9 +81,7 @@ def load_subgraphs(config: Path | None = None) -> list[Service]:
         port = urlsplit(url).port
         if port is None:
             raise RegistryError(f"Supergraph config {path}: routing_url {url!r} of {name!r} has no port.")
-        schema_file = (
-            ((entry.get("schema") or {}).get("file")) if isinstance(entry.get("schema"), dict) else None
-        )
+        schema_file = ((entry.get("schema") or {}).get("file")) if isinstance(entry.get("schema"), dict) else None
         services.append(
             Service(
                 name=name,
@@ -142,11 +141,15 @@ def load_factory(service: Service) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise RegistryError(
-                f"Service {service.name!r}: module {module_name!r} is not importable."
-            ) from exc
+            raise RegistryError(f"Service {service.name!r}: module {module_name!r} is not importable.") from exc
         raise
     factory = getattr(module, attribute or "create_app", None)
     if not callable(factory):
         raise RegistryError(f"Service {service.name!r}: {service.factory!r} is not a callable app factory.")
     return factory
+
+
+def load_object(import_string: str) -> Any:
+    """Import `module:attribute` and return the attribute (ModuleNotFoundError when the module is absent)."""
+    module_name, _, attribute = import_string.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
