@@ -6,6 +6,6 @@ from shared.app import SubscriberSpec
 from subgraphs.consumer_lending.servicing import on_account_reply
 
 ACCOUNT_STREAM = "FINPACE_ACCOUNT"
-REPLIES_DURABLE = "consumer_lending_account_replies"
+REPLIES_DURABLE = "consumer_lending-account-replies"
 
 SUBSCRIBERS = [SubscriberSpec(stream=ACCOUNT_STREAM, durable=REPLIES_DURABLE, handler=on_account_reply)]

@@ -24,29 +24,13 @@ from subgraphs.consumer_lending.app import create_app
 from tests.helpers import GraphQLClient, serve
 
 REPO = Path(__file__).resolve().parents[3]
-DOMAIN_CONSUMERS = REPO / "subgraphs" / "consumer_lending" / "nats_consumers"
-ACCOUNT_STREAM = {"name": "FINPACE_ACCOUNT", "subjects": ["finpace.account.>"], "storage": "file",
-                  "duplicate_window": 600000000000}
 
 
-def consumer_definitions(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
-async def ensure_account_stream(nats_url: str, consumers: Path) -> None:
-    """Provisions the repo's nats/ folder, an account stream if the account domain has none yet, and our consumers."""
+async def provision(nats_url: str) -> None:
+    """Provisions the repo's nats/ folder (streams, including FINPACE_ACCOUNT, and the reply consumers)."""
     nc = await connect(nats_url, name="test-provision")
     try:
         await provision_from(nc, REPO / "nats")
-        js = nc.jetstream()
-        try:
-            await js.stream_info("FINPACE_ACCOUNT")
-        except Exception:
-            await js.add_stream(**ACCOUNT_STREAM)
-        for body in consumer_definitions(consumers):
-            reply = await nc.request(f"$JS.API.CONSUMER.CREATE.{body['stream_name']}.{body['config']['durable_name']}",
-                                     json.dumps(body).encode(), timeout=5)
-            assert "error" not in json.loads(reply.data), reply.data
     finally:
         await nc.close()
 
@@ -66,7 +50,7 @@ def cl_sessions(cl_db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture(scope="session")
 async def cl_url(settings: Settings, cl_db: AsyncEngine) -> AsyncIterator[str]:
-    await ensure_account_stream(settings.nats_url or "", DOMAIN_CONSUMERS)
+    await provision(settings.nats_url or "")
     async with serve(create_app(settings)) as base:
         yield f"{base}/graphql"
 
