@@ -62,7 +62,7 @@ def _current_account(currency: str, monthly_fee: str, overdraft: str, day_count:
         "pricing": _pricing("0", "0", "0.5", day_count, overdraft),
         "charges": [_fixed("MONTHLY_FEE", "Monthly account fee", "ACCOUNT_MAINTENANCE", monthly_fee, "MONTHLY"),
                     _fixed("PAYMENT_FEE", "Outbound payment", "TRANSACTION", "0.35", "PER_TRANSACTION"),
-                    _fixed("UNARRANGED_OD", "Unarranged overdraft fee", "UNARRANGED_OVERDRAFT", "25.00", "MONTHLY")],
+                    _fixed("UNARRANGED_OD", "Unarranged overdraft, per day", "UNARRANGED_OVERDRAFT", "5.00", "DAILY")],
         "eligibleSegments": ["SME", "MID_MARKET"],
     }
 

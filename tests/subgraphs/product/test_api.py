@@ -173,3 +173,23 @@ async def test_products_connection_filters_and_pages(gql: GraphQLClient, checker
     for first in (0, 101):
         body = await gql(f"{{ products(first: {first}) {{ totalCount }} }}")
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_concurrent_new_versions_make_exactly_one_draft(gql: GraphQLClient, checker, sessions) -> None:
+    v1 = await create(gql)
+    await publish(gql, checker, v1["id"], "2025-01-01")
+    before = await counts(sessions)
+    results = await asyncio.gather(*[step(gql, NEW_VERSION, id=v1["id"], key=uuid.uuid4().hex) for _ in range(6)])
+    assert sorted(r["__typename"] for r in results) == ["Conflict"] * 5 + ["Product"]
+    assert await counts(sessions) == (before[0] + 1, before[1], before[2] + 1)
+
+
+async def test_snapshot_composes_with_party() -> None:
+    from router.composition import SubgraphSource, compose_sources
+
+    schema_dir = SNAPSHOT.parent
+    sources = [SubgraphSource(name, f"http://127.0.0.1:{port}/graphql", (schema_dir / f"{name}.graphql").read_text())
+               for name, port in (("party", 4001), ("product", 4002))]
+    result = compose_sources(sources)
+    assert result.ok, result.errors
+    assert 'join__type(graph: PRODUCT, key: "id")' in (result.supergraph_sdl or "")
