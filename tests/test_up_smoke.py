@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import asyncpg
 import httpx
 import psutil
 
-from shared.embedded import free_port
+from shared.processes import free_port, port_is_free
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 150.0
@@ -30,11 +31,20 @@ def _up_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
             "FINPACE_DATA_DIR": str(tmp_path / "data"),
             "FINPACE_EMBEDDED_PG_PORT": str(ports["pg"]),
             "FINPACE_EMBEDDED_NATS_PORT": str(ports["nats"]),
-            "FINPACE_PORT_PARTY": str(ports["party"]),
-            "FINPACE_PORT_ROUTER": str(ports["router"]),
+            # Every service moves by the same offset, however many subgraphs the registry lists.
+            "FINPACE_PORT_OFFSET": str(ports["offset"]),
         }
     )
     return env
+
+
+def _ports() -> dict[str, int]:
+    """Free ports for the embedded servers, and an offset that moves every service (4000-4049) to free ports."""
+    for _ in range(100):
+        offset = random.randrange(10_000, 40_000)
+        if all(port_is_free(4000 + offset + i) for i in range(50)):
+            return {"pg": free_port(), "nats": free_port(), "offset": offset, "party": 4001 + offset}
+    raise AssertionError("no free range of 50 ports for the services")
 
 
 def _sdl(port: int) -> str | None:
@@ -129,7 +139,7 @@ async def _sql(url: str, statement: str) -> object:
 
 def test_up_serves_party_stops_without_leftovers_and_keeps_data(runtime_dir: Path) -> None:
     tmp_path = runtime_dir
-    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
+    ports = _ports()
     pg_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/postgres"
 
     with _running_up(tmp_path, ports, "first") as sdl:
@@ -143,7 +153,7 @@ def test_up_serves_party_stops_without_leftovers_and_keeps_data(runtime_dir: Pat
 
 
 def test_a_killed_up_leaves_no_orphan(runtime_dir: Path) -> None:
-    ports = {name: free_port() for name in ("pg", "nats", "party", "router")}
+    ports = _ports()
     supervisor, _ = _start_up(runtime_dir, ports, runtime_dir / "up.log")
     descendants = psutil.Process(supervisor.pid).children(recursive=True)
     assert descendants
