@@ -352,3 +352,43 @@ async def test_run_consumes_a_stream_of_events_once_each(
     async with kit_db.connect() as conn:
         labels = list((await conn.execute(select(side_effects.c.label))).scalars())
     assert sorted(labels) == sorted(str(e.id) for e in envelopes)
+
+
+async def test_two_replicas_and_a_handler_slower_than_ack_wait_apply_once(
+    nc: NATS, js: JetStreamContext, kit_db: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+    provisioned: Path,
+) -> None:
+    # Replica A is still inside its transaction when ack_wait (1 s) expires and replica B gets
+    # the redelivery: B's inbox insert waits on A's uncommitted row, then finds it and skips.
+    calls: list[str] = []
+
+    def slow(name: str) -> Any:
+        async def handler(session: AsyncSession, envelope: Envelope) -> None:
+            calls.append(name)
+            await apply_widget(session, envelope)
+            await asyncio.sleep(1.5)
+
+        return handler
+
+    envelope = _envelope()
+    await publish(js, envelope)
+    replicas = [subscriber(nc, sessions, "kit-apply", slow(name)) for name in ("a", "b")]
+    tasks = [asyncio.create_task(replica.run()) for replica in replicas]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            info = await js.consumer_info(STREAM, "kit-apply")
+            if info.num_ack_pending == 0 and info.num_pending == 0 and calls:
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert len(calls) == 1
+    assert await effects(kit_db, envelope) == 1
+    info = await js.consumer_info(STREAM, "kit-apply")
+    assert info.num_ack_pending == 0
+    assert [r.handled for r in replicas] == [1, 1]  # B got the redelivery and acked it as a duplicate
