@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
 from shared.auth import (
     DEV_KEY_FILE,
@@ -266,3 +267,30 @@ def test_bearer_token(header: str | None, token: str | None) -> None:
 def test_bearer_token_refuses_other_schemes(header: str) -> None:
     with pytest.raises(AuthError):
         bearer_token(header)
+
+
+def test_mangled_tokens_only_ever_raise_auth_error(dev_settings: Settings) -> None:
+    # Property-style: mutate a valid token thousands of ways; the validator answers AuthError, never a crash.
+    rng = random.Random(9068)
+    valid = issue_dev_token(dev_settings, role="ops", sub="ops-1")
+    header, payload, signature = valid.split(".")
+    validator = TokenValidator(dev_settings)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/!\\\"{} \x00é"
+    candidates = [
+        f"{header}.{payload}", f"{header}..{signature}", f"{header}.{payload}.{signature}.x",
+        f"{header}.!!!.{signature}",
+        f"{header}.{_b64(b'[]')}.{signature}", f"{header}.{_b64(b'null')}.{signature}",
+        f"{header}.{_b64(b'not json')}.{signature}", f"{header}.{payload}.", ".".join([header] * 3),
+    ]
+    for _ in range(2000):
+        chars = list(valid)
+        for _ in range(rng.randint(1, 4)):
+            chars[rng.randrange(len(chars))] = rng.choice(alphabet)
+        candidates.append("".join(chars))
+    for token in candidates:
+        try:
+            validator.validate(token)
+        except AuthError:
+            continue
+        # A mutation may land in base64 padding bits and leave the token intact; then it must be the same token.
+        assert jwt.decode(token, KeySet([dev_key(dev_settings)]), algorithms=["ES256"]).claims["sub"] == "ops-1"
