@@ -57,7 +57,7 @@ async def test_definition_round_trips_with_money_and_rates(gql: GraphQLClient, s
         "termMonths": {"min": 12, "default": 60, "max": 120}, "interestMethod": "DECLINING_BALANCE",
         "amortisation": "EQUAL_INSTALLMENTS", "repaymentFrequency": "MONTHLY", "graceOnPrincipalPeriods": 3,
         "graceOnInterestPeriods": 0}
-    assert loan["charges"][0] | {} == {
+    assert loan["charges"][0] == {
         "code": "ARRANGEMENT", "name": "Arrangement fee", "feeType": "ARRANGEMENT", "calculation": "PERCENTAGE",
         "frequency": "ONE_OFF", "amount": None, "rate": "1.5", "minCap": {"amount": "250.00", "currency": "GBP"},
         "maxCap": {"amount": "5000.00", "currency": "GBP"}}
@@ -193,3 +193,20 @@ async def test_snapshot_composes_with_party() -> None:
     result = compose_sources(sources)
     assert result.ok, result.errors
     assert 'join__type(graph: PRODUCT, key: "id")' in (result.supergraph_sdl or "")
+
+
+async def test_entity_loader_batches_one_query_per_request(gql: GraphQLClient, sessions) -> None:
+    from subgraphs.product.queries import make_loaders
+
+    ids = [uuid.UUID((await create(gql))["id"]) for _ in range(3)]
+    opened = 0
+
+    def counting_sessions():  # every batch opens exactly one session and runs one SELECT
+        nonlocal opened
+        opened += 1
+        return sessions()
+
+    loaders = make_loaders(counting_sessions, None)  # type: ignore[arg-type]
+    rows = await asyncio.gather(*[loaders.product.load(i) for i in [*ids, uuid.uuid4()]])
+    assert [r.id if r else None for r in rows] == [*ids, None]
+    assert opened == 1

@@ -113,3 +113,13 @@ async def test_bad_draft_update_changes_nothing(gql: GraphQLClient, sessions) ->
     query = "query($id: ID!) { product(id: $id) { revision charges { amount { amount } } } }"
     assert (await gql.data(query, {"id": product["id"]}))["product"] == {
         "revision": 1, "charges": [{"amount": {"amount": "6.50"}}]}
+
+
+async def test_material_transitions_need_a_reason(gql: GraphQLClient, sessions) -> None:
+    product = await create(gql)
+    before = await counts(sessions)
+    response = await gql('mutation($id: ID!) { submitProductForApproval(productId: $id, reason: "  ") { __typename } }',
+                         {"id": product["id"]})
+    extensions = response["errors"][0]["extensions"]
+    assert (extensions["code"], extensions["field"]) == ("BAD_USER_INPUT", "reason")
+    assert await counts(sessions) == before
