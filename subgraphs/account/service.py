@@ -167,6 +167,11 @@ async def set_overdraft(uow: UnitOfWork, *, account_id: uuid.UUID, limit: Money,
             raise InputError("expiresOn must be in the future.", field="expiresOn")
         if Decimal(account.booked_balance) - Decimal(account.held_amount) + limit.amount < 0:
             raise InsufficientFunds(f"A limit of {limit} is below the account's current usage.")
+        new_rate = debit_rate_pct if debit_rate_pct is not None else Decimal(account.overdraft_rate_pct)
+        if (Decimal(account.overdraft_limit), Decimal(account.overdraft_rate_pct), account.overdraft_expires_on) == (
+                limit.amount, new_rate, expires_on):
+            await uow.commit()  # the same terms again: nothing changes, no event
+            return account
         before = account.snapshot()
         old = Decimal(account.overdraft_limit)
         account.overdraft_limit, account.overdraft_expires_on = limit.amount, expires_on

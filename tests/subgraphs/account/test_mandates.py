@@ -28,7 +28,8 @@ async def _mandated(gql: GraphQLClient, open_active: OpenFn) -> tuple[str, str]:
         {"partyId": B1, "group": "B"}, {"partyId": B2, "group": "B"}],
         "rules": [
             {"min": "0", "max": "10000", "requires": [{"groups": ["A"], "count": 1}]},
-            {"min": "10000", "max": "100000", "requires": [{"groups": ["A"], "count": 1}, {"groups": ["B"], "count": 1}]},
+            {"min": "10000", "max": "100000",
+             "requires": [{"groups": ["A"], "count": 1}, {"groups": ["B"], "count": 1}]},
             {"min": "100000", "requires": [{"groups": ["A", "B"], "count": 3}]},
         ]}
     result = (await gql.data(MANDATE, {"input": body, "k": uuid.uuid4().hex}))["createMandate"]

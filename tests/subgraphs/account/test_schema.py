@@ -45,7 +45,6 @@ async def test_customers_see_only_their_own_accounts(gql: GraphQLClient, open_ac
     query = "query($id: ID!) { account(id: $id) { id } }"
     assert (await customer.data(query, {"id": my_account}))["account"] == {"id": my_account}
     assert (await customer.data(query, {"id": their_account}))["account"] is None
-    body = await customer(
-        'mutation { receivePayment(accountId: "%s", amount: {amount: "1.00", currency: "EUR"}, '
-        'idempotencyKey: "x") { __typename } }' % my_account)
+    body = await customer("""mutation($id: ID!) { receivePayment(accountId: $id, amount: {amount: "1.00",
+        currency: "EUR"}, idempotencyKey: "x") { __typename } }""", {"id": my_account})
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
