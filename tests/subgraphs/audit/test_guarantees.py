@@ -95,11 +95,15 @@ class CrashBeforeAck(Subscriber):
         await super()._handle(msg)
 
 
-def test_audit_consumer_definitions_are_discovered() -> None:
+def test_every_domain_stream_has_exactly_one_ordered_audit_consumer() -> None:
+    streams = {json.loads(p.read_text())["name"] for p in (REPO_NATS / "streams").glob("FINPACE_*.json")}
     found = audit_consumers(REPO_NATS)
-    assert [(d.stream, d.durable) for d in found] == [("FINPACE_PARTY", DURABLE)]
-    config = json.loads((REPO_NATS / "consumers" / f"{DURABLE}.json").read_text())["config"]
-    assert config["max_ack_pending"] == 1 and config["ack_policy"] == "explicit"
+    audited = sorted(d.stream for d in found)
+    # A new stream needs one file: nats/consumers/audit-<domain>.json (copy audit-party.json).
+    assert audited == sorted(streams - {"FINPACE_DLQ"}), "add an audit consumer file for each FINPACE_* stream"
+    for d in found:
+        config = json.loads((REPO_NATS / "consumers" / f"{d.durable}.json").read_text())["config"]
+        assert config["max_ack_pending"] == 1 and config["ack_policy"] == "explicit", d.durable
 
 
 async def test_crash_restart_and_pause_lose_nothing_and_apply_once(
