@@ -24,7 +24,7 @@ START_TIMEOUT = 150.0
 STOP_TIMEOUT = 90.0
 
 
-def _up_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
+def _up_env(tmp_path: Path, ports: dict[str, int], extra_env: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINPACE_")}
     env.update(
         {
@@ -35,6 +35,7 @@ def _up_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
             "FINPACE_PORT_OFFSET": str(ports["offset"]),
         }
     )
+    env.update(extra_env or {})
     return env
 
 
@@ -76,13 +77,15 @@ def _servers_on(path: Path) -> list[psutil.Process]:
     ]
 
 
-def _start_up(tmp_path: Path, ports: dict[str, int], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_up(
+    tmp_path: Path, ports: dict[str, int], log_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start `finpace up` and wait until it reports up and party answers `_service`; return it and the SDL."""
     with log_path.open("wb") as log:
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "up"],
             cwd=REPO,
-            env=_up_env(tmp_path, ports),
+            env=_up_env(tmp_path, ports, extra_env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -106,14 +109,18 @@ def _kill(supervisor: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _running_up(tmp_path: Path, ports: dict[str, int], run: str) -> Iterator[str]:
+def _running_up(
+    tmp_path: Path, ports: dict[str, int], run: str, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run `finpace up` until party answers `_service`; yield its SDL; then SIGTERM and check nothing is left."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"up-{run}.log"
-    supervisor, sdl = _start_up(tmp_path, ports, log_path)
+    supervisor, sdl = _start_up(tmp_path, ports, log_path, extra_env)
     try:
         descendants = psutil.Process(supervisor.pid).children(recursive=True)
         names = {p.name() for p in _alive(descendants)}
-        assert {"postgres", "nats-server"} <= names, names
+        embedded = {"postgres", "nats-server"}
+        assert embedded & names == (set() if extra_env else embedded), names
 
         yield sdl
 
@@ -166,3 +173,21 @@ def test_a_killed_up_leaves_no_orphan(runtime_dir: Path) -> None:
         time.sleep(0.2)
     assert _alive(descendants) == []
     assert _servers_on(runtime_dir) == []
+
+
+def test_up_uses_external_servers_when_the_urls_are_set(runtime_dir: Path) -> None:
+    from shared.embedded import EmbeddedNats, EmbeddedPostgres
+
+    external = runtime_dir / "external"
+    with EmbeddedPostgres(external, port=free_port()) as pg, EmbeddedNats(external, port=free_port()) as nats:
+        ports = _ports()
+        data_dir = runtime_dir / "local"
+        env = {"FINPACE_DATABASE_URL": pg.url, "FINPACE_NATS_URL": nats.url}
+        with _running_up(data_dir, ports, "external", extra_env=env) as sdl:
+            assert "type Party" in sdl
+            # No embedded server of its own: nothing runs on the local data directory.
+            assert _servers_on(data_dir) == []
+            assert not (data_dir / "data" / "postgres").exists()
+        # The external servers are left running for their owner.
+        assert pg.is_ready()
+        assert nats.is_ready()
