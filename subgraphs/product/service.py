@@ -255,11 +255,13 @@ async def publish_product_version(uow: UnitOfWork, *, product_id: str, effective
         if later:
             raise Conflict(f"Product {product.code} v{later[0].version} is already effective from "
                            f"{later[0].effective_from}; v{product.version} must start after it.")
-        superseded = next((p for p in published if p.status == ProductStatus.ACTIVE), None)
+        # The version whose sale window the new one cuts is the one it supersedes (newest first).
+        superseded: Product | None = None
         for previous in published:
             if previous.effective_to is None or previous.effective_to > effective_from:
                 previous.effective_to = effective_from
                 previous.touch()
+                superseded = superseded or previous
         product.effective_from, product.published_at = effective_from, _now()
         await _move(uow, product, ProductAction.PUBLISH, events.ProductVersionPublished(
             **_ids(product), family=product.family, currency=product.currency,

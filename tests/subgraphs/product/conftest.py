@@ -164,3 +164,11 @@ async def publish(gql: GraphQLClient, checker: GraphQLClient, product_id: str, e
     published = await step(gql, PUBLISH, id=product_id, **{"from": effective_from})
     assert published["status"] == "ACTIVE", published
     return published
+
+
+async def last_envelope(sessions: async_sessionmaker[AsyncSession], aggregate_id: str, event_type: str) -> dict:
+    """Returns the newest outbox envelope of one type for one aggregate."""
+    async with sessions() as session:
+        rows = (await session.execute(select(outbox_table.c.envelope).where(
+            outbox_table.c.aggregate_id == aggregate_id).order_by(outbox_table.c.id.desc()))).scalars().all()
+    return next(e for e in rows if e["type"] == event_type)

@@ -25,6 +25,7 @@ from tests.subgraphs.product.conftest import (
     counts,
     create,
     current_account,
+    last_envelope,
     outbox_types,
     publish,
     step,
@@ -192,3 +193,22 @@ async def test_published_event_reaches_nats(gql, checker, settings: Settings) ->
     assert envelope["type"] == "ProductVersionPublished" and envelope["source"] == "product"
     assert envelope["data"]["code"] == product["code"] and envelope["data"]["effective_from"] == "2025-01-01"
     assert envelope["reason"] == "launch" and envelope["actor"]["sub"] == "maker-1"
+
+
+async def test_published_event_names_the_version_it_supersedes(gql, checker, sessions) -> None:
+    # v1 is withdrawn from a future date; v2 published before that date takes over from it.
+    v1 = await _in_status(gql, checker, "ACTIVE")
+    later = (TODAY + dt.timedelta(days=60)).isoformat()
+    await step(gql, WITHDRAW, id=v1["id"], at=later)
+    v2 = await step(gql, NEW_VERSION, id=v1["id"], key=uuid.uuid4().hex)
+    start = (TODAY + dt.timedelta(days=10)).isoformat()
+    await publish(gql, checker, v2["id"], start)
+    envelope = await last_envelope(sessions, v2["id"], "ProductVersionPublished")
+    data = envelope["data"]
+    assert (data["code"], data["version"], data["family"], data["currency"]) == (v1["code"], 2, "CURRENT_ACCOUNT",
+                                                                                  "GBP")
+    assert (data["effective_from"], data["supersedes_version"], data["superseded_product_id"]) == (start, 1, v1["id"])
+    assert (await step(gql, "query($id: ID!) { product(id: $id) { effectiveTo } }", id=v1["id"]))[
+        "effectiveTo"] == start
+    first = await last_envelope(sessions, v1["id"], "ProductVersionPublished")
+    assert first["data"]["superseded_product_id"] is None and first["data"]["supersedes_version"] is None
