@@ -17,6 +17,7 @@ from graphql.language import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    NameNode,
     OperationDefinitionNode,
     SelectionNode,
 )
@@ -253,17 +254,22 @@ class _Planner:
             sel.typename()
             deps = self.plan_selections(group, sel, parent, list(key.selection.selections), path, provided)
             requires = fi.requires.get(target)
+            req_nodes: list = []
             if requires:
                 req_sel = parse("{" + requires + "}", no_location=True).definitions[0].selection_set
-                deps |= self.plan_selections(group, sel, parent, list(req_sel.selections), path, provided)
+                # A required field with arguments gets an alias, so it can never collide with the client's own
+                # selection of that field; the representation still sends it under its bare name.
+                req_nodes = [
+                    _internal_alias(n) if isinstance(n, FieldNode) and n.arguments else n for n in req_sel.selections
+                ]
+                deps |= self.plan_selections(group, sel, parent, req_nodes, path, provided)
         finally:
             self.depth -= 1
         child = self._child(group, target, path, deps)
         inp = child.inputs.setdefault(parent, Sel())
         inp.typename()
         _add_text_selection(inp, key.fields)
-        if requires:
-            _add_text_selection(inp, requires)
+        _add_nodes(inp, req_nodes)
         frag = child.sel.fragment(parent)
         touched = self._add_local(child, frag, parent, node, path, None)
         return touched | deps | {child}
@@ -350,6 +356,16 @@ class _Planner:
                 cond = s.type_condition.name.value if s.type_condition else type_name
                 total += self._local_size(graph, cond, s)
         return total
+
+
+def _internal_alias(node: FieldNode) -> FieldNode:
+    return FieldNode(
+        alias=NameNode(value=f"{node.name.value}__internal"),
+        name=node.name,
+        arguments=node.arguments,
+        directives=node.directives,
+        selection_set=node.selection_set,
+    )
 
 
 def _add_text_selection(sel: Sel, text: str) -> None:

@@ -73,6 +73,11 @@ async def test_same_response_as_apollo_gateway(pairs, scenario: str, case: dict)
     ours, apollo = answers
     assert ours.status_code == apollo.status_code, (ours.text, apollo.text)
     ours_body, apollo_body = ours.json(), apollo.json()
+    if "known_apollo_difference" in case:
+        # Documented Apollo bug: we must give the hand-derived answer, and Apollo still differs from it.
+        assert ours_body["data"] == case["expected"]["data"]
+        assert apollo_body.get("data") != ours_body["data"], "Apollo fixed it: drop known_apollo_difference"
+        return
     # Same data, byte for byte (field order included), and errors at the same paths.
     assert json.dumps(ours_body.get("data")) == json.dumps(apollo_body.get("data"))
     assert _paths(ours_body) == _paths(apollo_body)
