@@ -54,6 +54,7 @@ class RouterState:
             cache_size=self.settings.plan_cache_size,
             max_depth=self.settings.max_depth,
             observer=self.metrics.observe_fetch,
+            include_subgraph_errors=self.settings.include_subgraph_errors,
         )
         self.load_error = None
         return self._engine

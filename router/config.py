@@ -44,7 +44,7 @@ class RouterSettings(BaseSettings):
     graphiql: bool = False
     expose_query_plan: bool = False
     coalesce_requests: bool = True
-    include_subgraph_errors: bool = True
+    include_subgraph_errors: bool = True  # False in production: messages and extensions are redacted
     csrf_prevention: bool = True
     graphiql_assets: Path | None = DEFAULT_GRAPHIQL_ASSETS
 

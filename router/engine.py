@@ -76,6 +76,7 @@ class Engine:
         cache_size: int = 512,
         max_depth: int = 64,
         observer: FetchObserver | None = None,
+        include_subgraph_errors: bool = True,
     ) -> None:
         self.supergraph = supergraph
         self.client = client
@@ -83,6 +84,7 @@ class Engine:
         self.documents = LRU(cache_size)
         self.plans = LRU(cache_size)
         self.max_depth = max_depth
+        self.include_subgraph_errors = include_subgraph_errors
 
     def prepare(self, query: str) -> _Prepared:
         """Parse and validate once per query text (validation depends on neither variables nor name)."""
@@ -152,6 +154,8 @@ class Engine:
         data = shaper.shape(state.data, root, op.selection_set.selections)
         body: dict[str, Any] = {}
         errors = state.sorted_errors()
+        if errors and not self.include_subgraph_errors:
+            errors = [_redact(e) for e in errors]
         if errors:
             body["errors"] = errors
         body["data"] = data
@@ -178,6 +182,14 @@ class Engine:
             variable_values=variables,
         )
         return result.data or {}
+
+
+def _redact(error: dict) -> dict:
+    """Apollo Router's redaction: subgraph errors keep their path but lose message and extensions."""
+    out: dict[str, Any] = {"message": "Subgraph errors redacted"}
+    if "path" in error:
+        out["path"] = error["path"]
+    return out
 
 
 def _depth(doc: DocumentNode) -> int:

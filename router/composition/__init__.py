@@ -12,7 +12,14 @@ from router.composition.merge import Merger
 from router.composition.subgraph import Subgraph, parse_subgraph
 from router.composition.validate import CompositionError, check
 
-__all__ = ["CompositionError", "CompositionResult", "SubgraphSource", "compose", "compose_sources"]
+__all__ = [
+    "CompositionError",
+    "CompositionResult",
+    "SubgraphSource",
+    "compose",
+    "compose_sources",
+    "write_supergraph",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,13 @@ class CompositionResult:
     @property
     def ok(self) -> bool:
         return self.supergraph_sdl is not None and not self.errors
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "composition succeeded"
+        lines = [f"composition failed with {len(self.errors)} error(s):"]
+        lines += [f"  {e.code} [{', '.join(e.subgraphs)}]: {e.message}" for e in self.errors]
+        return "\n".join(lines)
 
 
 def read_config(config_path: Path) -> list[SubgraphSource]:
@@ -68,3 +82,16 @@ def compose_sources(sources: list[SubgraphSource]) -> CompositionResult:
 def compose(config_path: Path) -> CompositionResult:
     """Compose the subgraphs listed in a Rover-format supergraph.yaml."""
     return compose_sources(read_config(config_path))
+
+
+def write_supergraph(
+    output: Path = Path("schema/supergraph.graphql"), config_path: Path | None = None
+) -> CompositionResult | None:
+    """Compose `config_path` (default: supergraph.yaml next to `output`) into `output`; None on success."""
+    config = config_path or Path(output).parent / "supergraph.yaml"
+    result = compose(config)
+    if not result.ok:
+        return result
+    assert result.supergraph_sdl is not None
+    Path(output).write_text(result.supergraph_sdl, encoding="utf-8")
+    return None

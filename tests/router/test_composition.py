@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from graphql import build_schema, print_schema
 
-from router.composition import SubgraphSource, compose, compose_sources
+from router.composition import SubgraphSource, compose, compose_sources, write_supergraph
 from router.supergraph import Supergraph
 from tests.router.apollo_gateway import ensure_node_modules
 from tests.router.harness import APOLLO, SCENARIOS, load_subgraphs, scenario_names
@@ -111,3 +111,18 @@ def test_apollo_reports_the_same_error(code: str, tmp_path: Path) -> None:
     out = subprocess.run(["node", str(APOLLO / "compose.mjs"), *args], capture_output=True, text=True, cwd=APOLLO)
     apollo_codes = {e["code"] for e in json.loads(out.stdout)["errors"]}
     assert code in apollo_codes
+
+
+def test_write_supergraph(tmp_path: Path) -> None:
+    for src in sources("keys"):
+        (tmp_path / f"{src.name}.graphql").write_text(src.sdl)
+    entries = "".join(
+        f"  {s.name}:\n    routing_url: {s.url}\n    schema:\n      file: {s.name}.graphql\n" for s in sources("keys")
+    )
+    (tmp_path / "supergraph.yaml").write_text("federation_version: =2.9.3\nsubgraphs:\n" + entries)
+    assert write_supergraph(tmp_path / "supergraph.graphql") is None
+    assert (tmp_path / "supergraph.graphql").read_text() == (SCENARIOS / "keys" / "supergraph.graphql").read_text()
+    (tmp_path / "notes.graphql").write_text(BROKEN["KEY_INVALID_FIELDS"]["a"])
+    failed = write_supergraph(tmp_path / "supergraph.graphql")
+    assert failed is not None and not failed.ok
+    assert "KEY_INVALID_FIELDS [notes]" in str(failed)

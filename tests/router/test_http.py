@@ -200,3 +200,11 @@ async def test_query_size_and_depth_limits(client_for) -> None:
     assert big.status_code == 413
     assert deep.status_code == 200
     assert deeper.status_code == 400
+
+
+async def test_subgraph_errors_redacted_when_configured(client_for) -> None:
+    async with client_for(include_subgraph_errors=False) as client:
+        resp = await client.post("/graphql", json={"query": "{ cards { id pinHint } }"})
+    body = resp.json()
+    assert body["data"]["cards"][1] == {"id": "k2", "pinHint": None}
+    assert body["errors"] == [{"message": "Subgraph errors redacted", "path": ["cards", 1, "pinHint"]}]
