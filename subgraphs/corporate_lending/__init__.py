@@ -1,0 +1,1 @@
+"""Corporate lending: credit applications, offers, facilities, drawdowns, repayments and covenants."""
