@@ -185,14 +185,24 @@ class Subscriber:
         return len(msgs)
 
     async def run(self) -> None:
-        """Consumes until cancelled."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer_error", consumer=self.durable, error=repr(exc))
-                with contextlib.suppress(Exception):
-                    self._sub = None
-                await asyncio.sleep(1.0)
+        """Consumes until cancelled, then closes the pull subscription (an open one holds up the connection's drain)."""
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("consumer_error", consumer=self.durable, error=repr(exc))
+                    with contextlib.suppress(Exception):
+                        self._sub = None
+                    await asyncio.sleep(1.0)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Unsubscribes the pull subscription, if any; the durable consumer stays on the server."""
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
