@@ -1,0 +1,1 @@
+"""The notification subgraph: templated messages governed by preferences and consent, delivered through adapters."""
