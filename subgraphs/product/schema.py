@@ -24,7 +24,7 @@ from shared.graphql import (
     operation_metrics,
     parse_uuid,
 )
-from subgraphs.product import queries, service
+from subgraphs.product import bundles, queries, service
 from subgraphs.product.commands import code as check_code
 from subgraphs.product.inputs import BundleInput, ProductDefinitionInput, ProductFilterInput
 from subgraphs.product.types import Bundle, BundleResult, BundleStatusEnum, Product, ProductResult
@@ -169,19 +169,19 @@ class Mutation:
     @strawberry.mutation(description="Creates an ACTIVE bundle of existing product codes.")
     async def create_bundle(self, info: Info, code: str, input: BundleInput, idempotency_key: str) -> BundleResult:
         command = input.to_command()
-        return await _run(service.create_bundle(_uow(info, *WRITERS), code=code, data=command,
+        return await _run(bundles.create_bundle(_uow(info, *WRITERS), code=code, data=command,
                                                 idempotency_key=idempotency_key), Bundle.of)
 
     @strawberry.mutation(description="Replaces an ACTIVE bundle's components, price and eligibility.")
     async def update_bundle(self, info: Info, bundle_id: strawberry.ID, input: BundleInput,
                             reason: str) -> BundleResult:
         command = input.to_command()
-        return await _run(service.update_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), data=command,
+        return await _run(bundles.update_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), data=command,
                                                 reason=reason), Bundle.of)
 
     @strawberry.mutation(description="ACTIVE → RETIRED: the bundle is no longer offered.")
     async def retire_bundle(self, info: Info, bundle_id: strawberry.ID, reason: str) -> BundleResult:
-        return await _run(service.retire_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), reason=reason),
+        return await _run(bundles.retire_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), reason=reason),
                           Bundle.of)
 
 
