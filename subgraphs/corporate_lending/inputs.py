@@ -13,7 +13,7 @@ from subgraphs.lending_schedules.engine import Amortisation, InterestMethod
 
 InterestMethodEnum = strawberry.enum(InterestMethod, name="InterestMethod")
 AmortisationEnum = strawberry.enum(Amortisation, name="Amortisation")
-DayCountEnum = strawberry.enum(DayCount, name="DayCount")
+DayCountEnum = strawberry.enum(DayCount, name="DayCountConvention")
 FrequencyUnitEnum = strawberry.enum(FrequencyUnit, name="FrequencyUnit")
 
 
