@@ -8,7 +8,7 @@ from graphql import print_ast, strip_ignored_characters
 from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 
 from router.grouping import INTROSPECTION_ROOT_FIELDS, Group, PlanningError, _Planner
-from router.plan import Fetch, Flatten, PlanNode, QueryPlan, parallel, sequence
+from router.plan import Fetch, Flatten, PlanNode, QueryPlan, Sequence, parallel, sequence
 from router.supergraph import Supergraph
 
 _NON_WORD = re.compile(r"\W")
@@ -81,6 +81,42 @@ def _wrap(group: Group, wrappers: tuple):
 
 
 def _assemble(groups: list[Group], printer: _Printer) -> PlanNode | None:
+    """Nest when every group depends only on its ancestors; otherwise fall back to topological stages."""
+    nested = _nest(groups, printer)
+    return nested if nested is not None else _stages(groups, printer)
+
+
+def _ancestors(g: Group) -> set[int]:
+    out: set[int] = set()
+    parent = g.parent
+    while parent is not None:
+        out.add(id(parent))
+        parent = parent.parent
+    return out
+
+
+def _nest(groups: list[Group], printer: _Printer) -> PlanNode | None:
+    """Apollo's shape: Sequence[fetch, Parallel[children...]], so a branch never waits for an unrelated one."""
+    for g in groups:
+        if any(id(d) not in _ancestors(g) for d in g.deps if d is not g):
+            return None
+    children: dict[int, list[Group]] = {}
+    for g in groups:
+        if g.parent is not None:
+            children.setdefault(id(g.parent), []).append(g)
+
+    def subtree(g: Group) -> PlanNode | None:
+        head = [printer.node(g)] if g.sel else []
+        below = [n for c in children.get(id(g), []) if (n := subtree(c)) is not None]
+        rest = parallel(below)
+        tail = list(rest.nodes) if isinstance(rest, Sequence) else [rest] if rest is not None else []
+        return sequence(head + tail)
+
+    roots = [n for g in groups if g.parent is None if (n := subtree(g)) is not None]
+    return parallel(roots)
+
+
+def _stages(groups: list[Group], printer: _Printer) -> PlanNode | None:
     """Topological stages: each stage is a Parallel of groups whose dependencies all ran before."""
     depth: dict[int, int] = {}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from graphql import parse
 
-from router.plan import Fetch, Flatten, Sequence
+from router.plan import Fetch, Flatten, Parallel, Sequence
 from router.planner import PlanningError, build_query_plan
 from router.supergraph import Supergraph
 from tests.router.harness import SCENARIOS, load_cases, scenario_names
@@ -59,13 +59,16 @@ def test_single_subgraph_query_is_one_fetch() -> None:
 
 def test_entity_fetch_shape() -> None:
     node = plan("entities", "query Q($f: Int) { me { reviews { body } } topReviews(first: $f) { id } }").node
-    assert isinstance(node, Sequence)
-    flatten = node.nodes[1]
+    # Parallel[Sequence[Fetch(accounts), Flatten(me, Fetch(reviews))], Fetch(reviews)]
+    assert isinstance(node, Parallel)
+    branch = node.nodes[0]
+    assert isinstance(branch, Sequence)
+    flatten = branch.nodes[1]
     assert isinstance(flatten, Flatten)
     assert flatten.path == ("me",)
     fetch = flatten.node
     assert fetch.operation == (
-        "query Q__reviews__2($representations:[_Any!]!){_entities(representations:$representations)"
+        "query Q__reviews__1($representations:[_Any!]!){_entities(representations:$representations)"
         "{...on User{reviews{body}}}}"
     )
     assert fetch.variable_usages == ()  # $f is used by the root fetch only
@@ -88,6 +91,22 @@ def test_list_paths_use_at() -> None:
     node = plan("entities", "{ topReviews { author { reviews { product { name } } } } }").node
     paths = [n.path for n in node.nodes if isinstance(n, Flatten)]
     assert paths == [("topReviews", "@", "author", "reviews", "@", "product")]
+
+
+def test_independent_branches_do_not_wait_for_each_other() -> None:
+    node = plan("entities", "{ me { reviewCount } topProducts { reviews { author { name } } } }").node
+    assert isinstance(node, Parallel)
+    me, products = node.nodes
+    assert [type(n).__name__ for n in me.nodes] == ["Fetch", "Flatten"]
+    assert [type(n).__name__ for n in products.nodes] == ["Fetch", "Flatten", "Flatten"]
+
+
+def test_requires_from_a_sibling_falls_back_to_stages() -> None:
+    node = plan("requires_provides", "{ offers { plainItem { name shippingEstimate } } }").node
+    assert isinstance(node, Sequence)
+    assert [
+        f.service_name for f in plan("requires_provides", "{ offers { plainItem { shippingEstimate } } }").fetches()
+    ] == ["market", "catalog", "shipping"]
 
 
 def test_key_chain_goes_through_the_subgraph_that_knows_both_keys() -> None:
