@@ -100,14 +100,20 @@ def _subgraph_names(services: list[Any]) -> list[str]:
 def _migrate(settings: Settings, domains: list[str]) -> None:
     upgrade_all = _lazy("shared.migrations", "upgrade_all", "Migrations")
     with console.status(f"Applying migrations: {', '.join(domains) or 'none'}"):
-        asyncio.run(upgrade_all(settings, domains))
+        try:
+            asyncio.run(upgrade_all(settings, domains))
+        except Exception as exc:  # shown as one clear line; the servers are still stopped by the caller
+            _fail(f"Migrations failed: {type(exc).__name__}: {exc}")
     console.print(f"[green]✓[/] migrations applied ({', '.join(domains) or 'no domain'})")
 
 
 def _provision(settings: Settings) -> None:
     provision = _lazy("shared.messaging", "provision", "Stream provisioning")
     with console.status("Provisioning JetStream streams and consumers"):
-        asyncio.run(provision(settings))
+        try:
+            asyncio.run(provision(settings))
+        except Exception as exc:  # shown as one clear line; the servers are still stopped by the caller
+            _fail(f"Provisioning streams and consumers from nats/ failed: {exc}")
     console.print("[green]✓[/] JetStream streams and consumers provisioned")
 
 
