@@ -43,13 +43,10 @@ class OpenAccount:
     day_count: DayCount
     monthly_fee: Decimal
     nickname: str | None = None
-    product_family: str = "CURRENT_ACCOUNT"
-    product_status: str = "ACTIVE"
 
     @classmethod
     def build(cls, *, party_id: str, product_id: str, currency: str, overdraft_rate_pct: object, day_count: str,
-              monthly_fee: object, nickname: str | None = None, product_family: str = "CURRENT_ACCOUNT",
-              product_status: str = "ACTIVE") -> OpenAccount:
+              monthly_fee: object, nickname: str | None = None) -> OpenAccount:
         ccy = check_currency(currency)
         fee = Money.of(monthly_fee, ccy)
         if fee.amount < 0:
@@ -57,8 +54,7 @@ class OpenAccount:
         return cls(party_id=parse_uuid(party_id, field="partyId"), product_id=parse_uuid(product_id, field="productId"),
                    currency=ccy, overdraft_rate_pct=rate(overdraft_rate_pct, field="overdraftDebitRatePct"),
                    day_count=DayCount(day_count), monthly_fee=fee.amount,
-                   nickname=text(nickname, field="nickname", max_length=100, required=False),
-                   product_family=product_family, product_status=product_status)
+                   nickname=text(nickname, field="nickname", max_length=100, required=False))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from subgraphs.account import commands
 from subgraphs.account.types import DayCountEnum
 
 
-@strawberry.input(description="Open an account; the pinned product terms travel with the request (docs/account.md).")
+@strawberry.input(description="Open an account on a published product version; its pricing terms are pinned.")
 class OpenAccountInput:
     party_id: strawberry.ID
     product_id: strawberry.ID
@@ -21,16 +21,13 @@ class OpenAccountInput:
     overdraft_debit_rate_pct: Decimal = strawberry.field(description="Annual debit rate in percent, e.g. 12.5.")
     day_count: DayCountEnum
     monthly_fee: Decimal
-    product_family: str = "CURRENT_ACCOUNT"
-    product_status: str = "ACTIVE"
     nickname: str | None = None
 
     def to_command(self) -> commands.OpenAccount:
         return commands.OpenAccount.build(
             party_id=str(self.party_id), product_id=str(self.product_id), currency=self.currency,
             overdraft_rate_pct=self.overdraft_debit_rate_pct, day_count=self.day_count.value,
-            monthly_fee=self.monthly_fee, nickname=self.nickname, product_family=self.product_family,
-            product_status=self.product_status)
+            monthly_fee=self.monthly_fee, nickname=self.nickname)
 
 
 @strawberry.input

@@ -234,3 +234,23 @@ class Payment(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     journal_entry_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("journal_entries.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class ProductVersion(Base):
+    """Read model of published product versions, fed by finpace.product.product.> events."""
+
+    __tablename__ = "product_versions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    sale_from: Mapped[dt.date] = mapped_column(Date)
+    sale_until: Mapped[dt.date | None] = mapped_column(Date)  # exclusive: the day it stops selling
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+    def on_sale(self, day: dt.date) -> bool:
+        """True when the version is ACTIVE and inside its sale window on that day."""
+        return self.status == "ACTIVE" and self.sale_from <= day and (self.sale_until is None or day < self.sale_until)

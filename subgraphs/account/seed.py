@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -35,8 +36,7 @@ async def _terms(ctx: SeedContext, product_id: str) -> dict[str, Any]:
                 if c["frequency"] == "MONTHLY" and c.get("amount")), "0")
     return {"productId": product["id"], "currency": product["currency"],
             "overdraftDebitRatePct": product["pricing"].get("overdraftRate") or "0",
-            "dayCount": DAY_COUNTS.get(product["pricing"]["dayCount"], "ACT_365"), "monthlyFee": fee,
-            "productFamily": product["family"], "productStatus": product["status"]}
+            "dayCount": DAY_COUNTS.get(product["pricing"]["dayCount"], "ACT_365"), "monthlyFee": fee}
 
 
 async def seed(ctx: SeedContext) -> None:
@@ -55,9 +55,14 @@ async def seed(ctx: SeedContext) -> None:
     async def one(i: int, party_id: str) -> None:
         async with gate:
             t = terms[i % len(terms)]
+            rng = random.Random(20261122 + i)  # per account, so a re-run asks for exactly the same amounts
             ccy = t["currency"]
-            result = (await ctx.gql("account", OPEN, {"input": {"partyId": party_id, **t},
-                                                      "key": f"demo-account-{i}"}))["openAccount"]
+            for _ in range(100):  # the product read model may still be catching up with the product events
+                result = (await ctx.gql("account", OPEN, {"input": {"partyId": party_id, **t},
+                                                          "key": f"demo-account-{i}"}))["openAccount"]
+                if result.get("code") != "NOT_FOUND":
+                    break
+                await asyncio.sleep(0.2)
             if result["__typename"] != "Account":
                 raise SeedError(f"account: {result}")
             account_id = result["id"]
@@ -69,12 +74,12 @@ async def seed(ctx: SeedContext) -> None:
             # Three months of activity: weekly receipts and supplier payments, value-dated in the past.
             day, n = start, 0
             while day <= today:
-                receipt = Decimal(1500 + ctx.rng.randint(0, 350000)) / 100
+                receipt = Decimal(1500 + rng.randint(0, 350000)) / 100
                 await ctx.gql("account", RECEIVE, {"id": account_id, "amount": {"amount": f"{receipt:.2f}",
                                                                                  "currency": ccy},
                                                    "key": f"demo-rcv-{i}-{n}", "v": day.isoformat(),
                                                    "ref": f"INV-{i:03d}-{n:03d}"})
-                payout = Decimal(500 + ctx.rng.randint(0, 300000)) / 100
+                payout = Decimal(500 + rng.randint(0, 300000)) / 100
                 await ctx.gql("account", PAY, {"input": {
                     "accountId": account_id, "beneficiary": SUPPLIERS[n % len(SUPPLIERS)],
                     "amount": {"amount": f"{payout:.2f}", "currency": ccy}, "reference": f"PO-{i:03d}-{n:03d}"},

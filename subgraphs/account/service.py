@@ -46,6 +46,7 @@ from subgraphs.account.models import (
     JournalEntry,
     PeriodCharge,
     Posting,
+    ProductVersion,
     Restriction,
 )
 
@@ -77,9 +78,15 @@ async def open_account(uow: UnitOfWork, *, data: OpenAccount, idempotency_key: s
     async with uow:
         if (prior := await replayed(uow, "openAccount", idempotency_key, data, Account)) is not None:
             return prior
-        if data.product_family != "CURRENT_ACCOUNT" or data.product_status != "ACTIVE":
-            raise InvalidTransition(f"Product {data.product_id} is {data.product_status} {data.product_family}; "
-                                    "accounts open only on an ACTIVE CURRENT_ACCOUNT version.")
+        product = await uow.session.get(ProductVersion, data.product_id)
+        if product is None:
+            raise NotFound(f"Product version {data.product_id} is not a published product version.")
+        if product.family != "CURRENT_ACCOUNT" or not product.on_sale(today()):
+            raise InvalidTransition(f"Product {product.code} v{product.version} is not an ACTIVE CURRENT_ACCOUNT "
+                                    "version on sale today.")
+        if product.currency != data.currency:
+            raise CurrencyMismatch(f"Product {product.code} v{product.version} is sold in {product.currency}, "
+                                   f"not {data.currency}.", field="currency")
         number = await uow.session.scalar(text("SELECT nextval('account_numbers')"))
         account = Account(
             id=uuid.uuid4(), account_number=f"FP{number:010d}", kind=AccountKind.CUSTOMER.value,

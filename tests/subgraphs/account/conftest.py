@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import RequestContext, UnitOfWork, create_engine, create_sessionmaker, idempotency_table, outbox_table
-from shared.events import Actor
+from shared.events import Actor, Envelope
 from shared.messaging import connect, provision_from
 from shared.migrations import upgrade
 from subgraphs.account.app import create_app
-from subgraphs.account.models import Account, Hold, JournalEntry, Mandate, Payment, Posting
+from subgraphs.account.models import Account, Hold, JournalEntry, Mandate, Payment, Posting, ProductVersion
+from subgraphs.product import events as product_events
 from tests.helpers import GraphQLClient, serve
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
@@ -47,9 +51,57 @@ async def provisioned(settings: Settings) -> None:
         await nc.close()
 
 
+def _product(code: str, family: str, currency: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"finpace-test-product/{code}/{family}/{currency}")
+
+
+PRODUCTS = {ccy: _product(f"BCA-{ccy}", "CURRENT_ACCOUNT", ccy) for ccy in ("EUR", "USD", "GBP", "JPY")}
+TERM_LOAN = _product("TL-EUR", "TERM_LOAN", "EUR")
+WITHDRAWN = _product("BCA-OLD", "CURRENT_ACCOUNT", "EUR")
+FUTURE = _product("BCA-NEXT", "CURRENT_ACCOUNT", "EUR")
+
+
+async def publish_product_event(settings: Settings, event: Any) -> None:
+    """Publishes a product-domain event into JetStream exactly as the product outbox relay would."""
+    envelope = Envelope.wrap(event, aggregate_id=event.product_id, aggregate_version=event.version,
+                             actor=Actor.system("product-test"), reason=None, correlation_id="test")
+    nc = await connect(settings.nats_url or "", name="test-product-events")
+    try:
+        await nc.jetstream().publish(envelope.nats_subject, json.dumps(envelope.to_dict()).encode(),
+                                     headers={"Nats-Msg-Id": str(envelope.id)})
+    finally:
+        await nc.close()
+
+
+async def wait_for_products(sessions: async_sessionmaker[AsyncSession], ids: list[uuid.UUID],
+                            check: Callable[[ProductVersion], bool] = lambda _: True) -> None:
+    """Waits until the read model holds every product (and each passes check)."""
+    for _ in range(300):
+        async with sessions() as session:
+            rows = (await session.execute(select(ProductVersion).where(ProductVersion.id.in_(ids)))).scalars().all()
+        if len(rows) == len(ids) and all(check(r) for r in rows):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"product read model did not receive {ids}")
+
+
 @pytest.fixture(scope="session")
-async def account_url(settings: Settings, account_db: AsyncEngine, provisioned: None) -> AsyncIterator[str]:
+async def account_url(settings: Settings, account_db: AsyncEngine, provisioned: None,
+                      sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
     async with serve(create_app(settings)) as base:
+        today = dt.date.today()
+        catalogue = [(pid, f"BCA-{ccy}", "CURRENT_ACCOUNT", ccy, today) for ccy, pid in PRODUCTS.items()]
+        catalogue += [(TERM_LOAN, "TL-EUR", "TERM_LOAN", "EUR", today),
+                      (WITHDRAWN, "BCA-OLD", "CURRENT_ACCOUNT", "EUR", today - dt.timedelta(days=400)),
+                      (FUTURE, "BCA-NEXT", "CURRENT_ACCOUNT", "EUR", today + dt.timedelta(days=30))]
+        for pid, code, family, ccy, start in catalogue:
+            await publish_product_event(settings, product_events.ProductVersionPublished(
+                product_id=str(pid), code=code, version=1, family=family, currency=ccy,
+                effective_from=start.isoformat(), supersedes_version=None, superseded_product_id=None))
+        await publish_product_event(settings, product_events.ProductWithdrawn(
+            product_id=str(WITHDRAWN), code="BCA-OLD", version=1, effective_at=today.isoformat()))
+        await wait_for_products(sessions, [c[0] for c in catalogue])
+        await wait_for_products(sessions, [WITHDRAWN], lambda r: r.sale_until is not None)
         yield f"{base}/graphql"
 
 
@@ -115,9 +167,10 @@ ACCOUNT = """query($id: ID!) { account(id: $id) { id status restrictions version
 
 
 def open_input(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"partyId": str(uuid.uuid4()), "productId": str(uuid.uuid4()), "currency": "EUR",
+    body: dict[str, Any] = {"partyId": str(uuid.uuid4()), "currency": "EUR",
                             "overdraftDebitRatePct": "12.5", "dayCount": "ACT_365", "monthlyFee": "5.00"}
     body.update(overrides)
+    body.setdefault("productId", str(PRODUCTS.get(body["currency"], PRODUCTS["EUR"])))
     return body
 
 

@@ -14,10 +14,14 @@ from tests.helpers import GraphQLClient
 from tests.subgraphs.account.conftest import (
     ACCOUNT,
     ACTIVATE,
+    FUTURE,
     OPEN,
     OVERDRAFT,
     PAY,
+    PRODUCTS,
     RECEIVE,
+    TERM_LOAN,
+    WITHDRAWN,
     OpenFn,
     counts,
     open_input,
@@ -56,12 +60,39 @@ async def test_open_activate_and_events(gql: GraphQLClient, sessions) -> None:
     assert again["activateAccount"]["code"] == "INVALID_TRANSITION"
 
 
-async def test_product_must_be_active_current_account(gql: GraphQLClient, sessions) -> None:
+async def test_product_must_be_a_current_account_on_sale(gql: GraphQLClient, sessions) -> None:
     before = await counts(sessions)
-    for overrides in ({"productFamily": "TERM_LOAN"}, {"productStatus": "WITHDRAWN"}):
-        result = await gql.data(OPEN, {"input": open_input(**overrides), "key": uuid.uuid4().hex})
-        assert result["openAccount"]["code"] == "INVALID_TRANSITION"
+    for product, code in ((TERM_LOAN, "INVALID_TRANSITION"), (WITHDRAWN, "INVALID_TRANSITION"),
+                          (FUTURE, "INVALID_TRANSITION"), (uuid.uuid4(), "NOT_FOUND")):
+        result = await gql.data(OPEN, {"input": open_input(productId=str(product)), "key": uuid.uuid4().hex})
+        assert result["openAccount"]["code"] == code, (product, result)
+    body = await gql(OPEN, {"input": open_input(productId=str(PRODUCTS["USD"])), "key": uuid.uuid4().hex})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # a USD product for a EUR account
     assert await counts(sessions) == before
+
+
+async def test_account_stays_pinned_when_a_new_version_supersedes(gql: GraphQLClient, settings, sessions) -> None:
+    import datetime as dt
+
+    from subgraphs.product import events as product_events
+    from tests.subgraphs.account.conftest import publish_product_event, wait_for_products
+
+    v1, v2 = uuid.uuid4(), uuid.uuid4()
+    today = dt.date.today()
+    await publish_product_event(settings, product_events.ProductVersionPublished(
+        product_id=str(v1), code="BCA-PIN", version=1, family="CURRENT_ACCOUNT", currency="EUR",
+        effective_from=(today - dt.timedelta(days=10)).isoformat(), supersedes_version=None,
+        superseded_product_id=None))
+    await wait_for_products(sessions, [v1])
+    opened = (await gql.data(OPEN, {"input": open_input(productId=str(v1)), "key": uuid.uuid4().hex}))["openAccount"]
+    await publish_product_event(settings, product_events.ProductVersionPublished(
+        product_id=str(v2), code="BCA-PIN", version=2, family="CURRENT_ACCOUNT", currency="EUR",
+        effective_from=today.isoformat(), supersedes_version=1, superseded_product_id=str(v1)))
+    await wait_for_products(sessions, [v1, v2], lambda r: r.id != v1 or r.sale_until is not None)
+    refused = (await gql.data(OPEN, {"input": open_input(productId=str(v1)), "key": uuid.uuid4().hex}))
+    assert refused["openAccount"]["code"] == "INVALID_TRANSITION"  # v1 is no longer on sale
+    data = await gql.data("query($id: ID!) { account(id: $id) { product { id } } }", {"id": opened["id"]})
+    assert data["account"]["product"]["id"] == str(v1)  # existing accounts stay on their version
 
 
 async def test_balances_holds_and_available(gql: GraphQLClient, open_active: OpenFn, sessions) -> None:
