@@ -144,3 +144,18 @@ class HardshipRequested(HardshipEvent):
 @dataclass(frozen=True, kw_only=True)
 class HardshipStatusChanged(HardshipEvent):
     from_status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionPolicyPublished(DomainEvent):
+    domain: ClassVar[str] = "consumer_lending"
+    aggregate: ClassVar[str] = "decision_policy"
+    policy_version: str
+    rules: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanRepaymentReceived(LoanEvent):
+    amount: Money
+    amount_repaid: Money
+    status: str

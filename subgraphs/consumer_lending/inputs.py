@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 
 from shared.graphql import MoneyInput
+from subgraphs.consumer_lending.types import OutcomeEnum
 
 
 @strawberry.input
@@ -33,3 +36,21 @@ class AcceptanceEvidenceInput:
     signature_method: str
     ip_address: str | None = None
     device: str | None = None
+
+
+@strawberry.input
+class ScoreBandInput:
+    min: int
+    max: int
+    outcome: OutcomeEnum
+    reason: str | None = None
+
+
+@strawberry.input(description="A decision policy version: score bands, affordability ratios, exposure caps.")
+class DecisionPolicyInput:
+    version: str
+    score_bands: list[ScoreBandInput]
+    refer_affordability_ratio: Decimal
+    max_affordability_ratio: Decimal
+    exposure_caps: list[MoneyInput]
+    default_exposure_cap: Decimal

@@ -13,14 +13,21 @@ from strawberry.types import Info
 from shared.db import RequestContext, UnitOfWork
 from shared.errors import DomainError
 from shared.events import Actor
-from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid
+from shared.graphql import FinpaceErrors, MoneyInput, domain_error, operation_metrics, parse_uuid
 from shared.validation import text
-from subgraphs.consumer_lending import service, servicing
-from subgraphs.consumer_lending.inputs import AcceptanceEvidenceInput, LoanApplicationInput, QuoteInput
+from subgraphs.consumer_lending import policies, service, servicing
+from subgraphs.consumer_lending.inputs import (
+    AcceptanceEvidenceInput,
+    DecisionPolicyInput,
+    LoanApplicationInput,
+    QuoteInput,
+)
 from subgraphs.consumer_lending.queries import scope_of
 from subgraphs.consumer_lending.types import (
     Contract,
     ContractResult,
+    DecisionPolicy,
+    DecisionPolicyResult,
     HardshipArrangement,
     HardshipResult,
     HardshipTypeEnum,
@@ -66,6 +73,13 @@ class Query:
         if row is None or (row.party_id is not None and scope is not None and str(row.party_id) not in scope):
             return None
         return Quote.of(row)
+
+    @strawberry.field(description="The decision policy new applications are decided under.")
+    async def active_decision_policy(self, info: Info) -> DecisionPolicy | None:
+        info.context.require("rm", "ops", "admin", "auditor")
+        async with info.context.sessions() as session:
+            row = await policies.active_policy(session)
+        return DecisionPolicy.of(row) if row is not None else None
 
     @strawberry.field(description="A loan application by id; null when missing or not visible.")
     async def loan_application(self, info: Info, id: strawberry.ID) -> LoanApplication | None:
@@ -140,6 +154,25 @@ class Mutation:
     async def disburse_loan(self, info: Info, application_id: strawberry.ID, idempotency_key: str) -> LoanResult:
         return await _run(service.disburse_loan(_uow(info, "ops", "admin"), application_id=application_id,
                                                 idempotency_key=idempotency_key), Loan.of)
+
+    @strawberry.mutation(description="Records a repayment received on a loan.")
+    async def record_loan_repayment(self, info: Info, loan_id: strawberry.ID, amount: MoneyInput,
+                                    idempotency_key: str) -> LoanResult:
+        return await _run(servicing.record_repayment(_uow(info, "ops", "admin"), loan_id=loan_id,
+                                                     amount=amount.to_money(), idempotency_key=idempotency_key),
+                          Loan.of)
+
+    @strawberry.mutation(description="Publishes a new decision policy version and makes it active (admin).")
+    async def publish_decision_policy(self, info: Info, input: DecisionPolicyInput,
+                                      reason: str) -> DecisionPolicyResult:
+        caps = {m.currency: str(m.to_money().amount) for m in input.exposure_caps}
+        rules = {"score_bands": [{"min": b.min, "max": b.max, "outcome": b.outcome.value, "reason": b.reason}
+                                 for b in input.score_bands],
+                 "refer_affordability_ratio": str(input.refer_affordability_ratio),
+                 "max_affordability_ratio": str(input.max_affordability_ratio), "exposure_caps": caps,
+                 "default_exposure_cap": str(input.default_exposure_cap)}
+        return await _run(policies.publish_policy(_uow(info, "admin"), version=input.version, rules=rules,
+                                                  reason=reason), DecisionPolicy.of)
 
     @strawberry.mutation(description="Withdraws from a disbursed loan inside the cooling-off period.")
     async def exercise_cooling_off(self, info: Info, loan_id: strawberry.ID, reason: str) -> LoanResult:

@@ -88,6 +88,37 @@ async def on_account_reply(session: AsyncSession, envelope: Envelope) -> None:
                        aggregate_id=loan.id, aggregate_version=loan.touch(), reason=reason)
 
 
+# -- repayments ---------------------------------------------------------------------------------
+async def record_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money, idempotency_key: str) -> Loan:
+    """Records a repayment against the schedule; the loan closes when everything scheduled is paid."""
+    if amount.amount <= 0:
+        raise InputError("amount must be positive.", field="amount")
+    async with uow:
+        request = {"loan": loan_id, "amount": amount}
+        prior = await uow.claim_idempotency("recordLoanRepayment", idempotency_key, request)
+        if prior is not None:
+            row = await uow.session.get(Loan, uuid.UUID(prior["id"]))
+            assert row is not None
+            uow.session.expunge(row)
+            return row
+        loan = await lock(uow, Loan, loan_id, "loanId", None)
+        check(loan.status, {LoanStatus.ACTIVE}, "record a repayment", "loan")
+        if amount.currency != loan.currency:
+            raise InputError(f"The loan is in {loan.currency}.", field="amount")
+        owed = sum((i.total for i in installments_from_json(loan.schedule)), Decimal(0))
+        if loan.amount_repaid + amount.amount > owed:
+            raise InputError(f"The repayment exceeds the {owed - loan.amount_repaid} still owed.", field="amount")
+        loan.amount_repaid += amount.amount
+        if loan.amount_repaid == owed:
+            loan.status = LoanStatus.CLOSED.value
+        await uow.emit(events.LoanRepaymentReceived(
+            loan_id=str(loan.id), party_id=str(loan.party_id), amount=amount,
+            amount_repaid=Money.of(loan.amount_repaid, loan.currency, exact=False), status=loan.status),
+            aggregate_id=loan.id, aggregate_version=loan.touch())
+        await uow.commit({"id": str(loan.id)})
+        return loan
+
+
 # -- cooling-off -------------------------------------------------------------------------------
 async def exercise_cooling_off(uow: UnitOfWork, *, loan_id: str, reason: str, scope: frozenset[str] | None) -> Loan:
     """Withdraws from a disbursed loan inside the cooling-off period: principal plus interest for the days used."""

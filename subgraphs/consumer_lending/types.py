@@ -210,6 +210,7 @@ class Loan:
     days_past_due: int
     delinquency_bucket: BucketEnum
     failure_reason: str | None
+    amount_repaid: MoneyType
     version: int
 
     @classmethod
@@ -220,7 +221,8 @@ class Loan:
                    principal=_m(r.principal, r.currency), status=models.LoanStatus(r.status),
                    schedule_version=r.schedule_version, disbursed_on=r.disbursed_on, days_past_due=r.days_past_due,
                    delinquency_bucket=models.DelinquencyBucket(r.delinquency_bucket),
-                   failure_reason=r.failure_reason, version=r.version)
+                   failure_reason=r.failure_reason, amount_repaid=_m(r.amount_repaid, r.currency),
+                   version=r.version)
 
     @classmethod
     async def load(cls, info: Info, loan_id: uuid.UUID) -> Loan | None:
@@ -266,7 +268,38 @@ def _union(name: str, ok: type) -> object:
                      FourEyesRequiredError, strawberry.union(name)]
 
 
+@strawberry.type(description="A published decision policy version (rules as data).")
+class ScoreBand:
+    min: int
+    max: int
+    outcome: OutcomeEnum
+    reason: str | None
+
+
+@strawberry.type
+class DecisionPolicy:
+    version: str
+    active: bool
+    score_bands: list[ScoreBand]
+    refer_affordability_ratio: Decimal
+    max_affordability_ratio: Decimal
+    exposure_caps: list[MoneyType]
+    default_exposure_cap: Decimal
+
+    @classmethod
+    def of(cls, r: models.DecisionPolicy) -> DecisionPolicy:
+        rules = r.rules
+        return cls(version=r.version, active=r.active,
+                   score_bands=[ScoreBand(min=b["min"], max=b["max"], outcome=models.Outcome(b["outcome"]),
+                                          reason=b.get("reason")) for b in rules["score_bands"]],
+                   refer_affordability_ratio=Decimal(rules["refer_affordability_ratio"]),
+                   max_affordability_ratio=Decimal(rules["max_affordability_ratio"]),
+                   exposure_caps=[_m(Decimal(v), c) for c, v in sorted(rules["exposure_caps"].items())],
+                   default_exposure_cap=Decimal(rules["default_exposure_cap"]))
+
+
 QuoteResult = _union("QuoteResult", Quote)
+DecisionPolicyResult = _union("DecisionPolicyResult", DecisionPolicy)
 LoanApplicationResult = _union("LoanApplicationResult", LoanApplication)
 ContractResult = _union("ContractResult", Contract)
 LoanResult = _union("LoanResult", Loan)
