@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 
 from shared.config import Settings
 from shared.db import RequestContext, UnitOfWork, create_engine, idempotency_table, outbox_table
@@ -272,3 +273,25 @@ async def test_platform_tables_can_be_dropped_and_recreated(settings: Settings) 
         await conn2.execute(f'DROP DATABASE "finpace_{domain}"')
     finally:
         await conn2.close()
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Widget(_Base):
+    __table__ = side_effects
+
+
+async def test_replayed_returns_the_stored_row_readable_after_the_rollback(
+    kit_db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with make_uow(sessions) as uow:
+        assert await uow.replayed("create_widget", "k-row", {"label": "Acme"}, Widget) is None
+        widget_id = await write_widget(uow, "Acme")
+        await uow.commit({"id": widget_id})
+    async with make_uow(sessions) as uow:
+        row = await uow.replayed("create_widget", "k-row", {"label": "Acme"}, Widget)
+    assert row is not None
+    assert (row.id, row.label) == (widget_id, "Acme")
+    assert await counts(kit_db) == (1, 1)
