@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import RequestContext, UnitOfWork
@@ -79,13 +79,19 @@ async def change_facility_status(uow: UnitOfWork, *, facility_id: str, target: F
         f = await lock(uow, Facility, facility_id, "facilityId")
         if target is FacilityStatus.AVAILABLE and await open_breaches(uow, f.id):
             raise InvalidTransition("A covenant breach is neither waived nor cured.", status=f.status)
-        if target is FacilityStatus.CANCELLED and f.drawn_amount > 0:
-            raise InvalidTransition("Only an undrawn facility can be cancelled.", status=f.status)
-        if target is FacilityStatus.CLOSED and f.drawn_amount > 0:
-            raise InvalidTransition("A facility closes only when nothing is outstanding.", status=f.status)
+        if target in (FacilityStatus.CANCELLED, FacilityStatus.CLOSED) and await outstanding(uow, f.id) > 0:
+            raise InvalidTransition("Drawdowns are outstanding: the facility can only amortise.", status=f.status)
         await move(uow, f, target, reason)
         await uow.commit()
         return f
+
+
+async def outstanding(uow: UnitOfWork, facility_id: uuid.UUID) -> Decimal:
+    """Principal still owed (or awaiting settlement) on the facility's drawdowns."""
+    stmt = select(func.coalesce(func.sum(Drawdown.principal_outstanding), 0)).where(
+        Drawdown.facility_id == facility_id,
+        Drawdown.status.in_([DrawdownStatus.ACTIVE.value, DrawdownStatus.PENDING_SETTLEMENT.value]))
+    return Decimal(await uow.session.scalar(stmt) or 0)
 
 
 async def open_breaches(uow: UnitOfWork, facility_id: uuid.UUID) -> bool:

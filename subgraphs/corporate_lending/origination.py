@@ -203,11 +203,11 @@ async def accept_offer(uow: UnitOfWork, *, offer_id: str, idempotency_key: str,
                        scope: frozenset[str] | None) -> Facility:
     """Accepts an offer before its expiry and creates the facility with its covenants."""
     async with uow:
+        offer = await lock(uow, Offer, offer_id, "offerId", scope)
+        if await expire_offer_if_due(uow, offer):  # checked before the key is claimed: expiry is committed
+            raise InvalidTransition("The offer has expired.", status=OfferStatus.EXPIRED.value)
         if (prior := await replayed(uow, "acceptOffer", idempotency_key, {"offer": offer_id}, Facility)) is not None:
             return prior
-        offer = await lock(uow, Offer, offer_id, "offerId", scope)
-        if await expire_offer_if_due(uow, offer):
-            raise InvalidTransition("The offer has expired.", status=OfferStatus.EXPIRED.value)
         check(offer.status, {OfferStatus.ISSUED}, "accept", "offer")
         offer.status = OfferStatus.ACCEPTED.value
         today = now().date()

@@ -253,3 +253,37 @@ async def test_bad_input_writes_nothing(staff, co_sessions) -> None:
     anon = rm.with_token(None)
     unauth = await anon(DRAW, {"id": f["id"], "amount": eur("1.00"), "acct": str(uuid.uuid4()), "key": "k2"})
     assert unauth["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_facility_lifecycle_guards(staff, co_sessions, settings: Settings) -> None:
+    rm = staff("rm", "rm-maker")
+    move = f"""mutation($id: ID!, $s: FacilityStatus!) {{ changeFacilityStatus(facilityId: $id, status: $s,
+        reason: "Credit review") {{ {FAC} }} }}"""
+    idle = await available_facility(staff, str(uuid.uuid4()), conditionsPrecedent=[])
+    assert (await rm.data(move, {"id": idle["id"], "s": "CANCELLED"}))["changeFacilityStatus"]["status"] == "CANCELLED"
+    assert (await rm.data(move, {"id": idle["id"], "s": "AVAILABLE"}))["changeFacilityStatus"]["code"] == \
+        "INVALID_TRANSITION"
+    pending = await rm(move, {"id": idle["id"], "s": "PENDING_CONDITIONS"})
+    assert pending["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    term = await available_facility(staff, str(uuid.uuid4()), conditionsPrecedent=[])
+    d = (await rm.data(DRAW, {"id": term["id"], "amount": eur("50000.00"), "acct": str(uuid.uuid4()),
+                              "key": uuid.uuid4().hex}))["executeDrawdown"]
+    closing = (await rm.data(move, {"id": term["id"], "s": "CLOSED"}))["changeFacilityStatus"]
+    assert closing["code"] == "INVALID_TRANSITION"
+    assert (await rm.data(move, {"id": term["id"], "s": "AMORTISING"}))["changeFacilityStatus"]["status"] == \
+        "AMORTISING"
+    async with co_sessions() as s:
+        idem = str((await s.get(Drawdown, uuid.UUID(d["id"]))).disbursement_id)
+    await publish_reply(settings, "finpace.account.payment.executed", {"idempotency_id": idem})
+
+    async def settled() -> bool:
+        async with co_sessions() as s:
+            return (await s.get(Drawdown, uuid.UUID(d["id"]))).status == "ACTIVE"
+    await eventually(settled)
+    repaid = (await staff("ops", "ops-1").data(f"""mutation($id: ID!, $amount: MoneyInput!, $key: String!) {{
+        recordRepayment(drawdownId: $id, amount: $amount, receivedOn: "{dt.date.today().isoformat()}",
+        idempotencyKey: $key) {{ {DD} }} }}""", {"id": d["id"], "amount": eur("50000.00"),
+                                                "key": uuid.uuid4().hex}))["recordRepayment"]
+    assert repaid["status"] == "REPAID" and repaid["principalOutstanding"]["amount"] == "0.00"
+    assert (await rm.data(move, {"id": term["id"], "s": "CLOSED"}))["changeFacilityStatus"]["status"] == "CLOSED"
