@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from router.client import SubgraphClient
 from router.config import RouterSettings
@@ -17,6 +17,7 @@ from router.engine import Engine
 from router.graphiql import ASSET_ROUTE, asset_files, graphiql_html
 from router.http import TokenValidator, graphql_endpoint, health, metrics, ready
 from router.metrics import RouterMetrics
+from router.subscriptions import graphql_ws_endpoint
 from router.supergraph import Supergraph
 
 
@@ -91,6 +92,7 @@ def create_app(settings: RouterSettings | None = None, *, token_validator: Token
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_ws_endpoint),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -59,6 +59,18 @@ def _error(message: str, code: str) -> dict:
 
 
 @dataclass
+class Operation:
+    """A validated, planned operation with its coerced variables, ready to execute."""
+
+    definition: OperationDefinitionNode
+    name: str | None
+    fragments: dict[str, FragmentDefinitionNode]
+    raw_variables: dict[str, Any]
+    variables: dict[str, Any]
+    plan: QueryPlan
+
+
+@dataclass
 class _Prepared:
     document: DocumentNode | None
     errors: list[dict]
@@ -114,15 +126,16 @@ class Engine:
             self.plans.put(key, plan)
         return plan
 
-    async def run(
+    def operation(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
-        headers: dict[str, str],
         *,
         allow_mutations: bool = True,
-    ) -> Result:
+        allow_subscriptions: bool = False,
+    ) -> Operation | Result:
+        """Parse, validate, coerce variables and plan; a Result means the request failed before execution."""
         prepared = self.prepare(query)
         if prepared.document is None:
             return Result(prepared.status, {"errors": prepared.errors})
@@ -132,10 +145,13 @@ class Engine:
         except PlanningError as exc:
             return Result(400, {"errors": [_error(str(exc), "GRAPHQL_VALIDATION_FAILED")]})
         name = op.name.value if op.name else None
-        if op.operation.value != "query" and not allow_mutations:
+        kind = op.operation.value
+        if kind == "mutation" and not allow_mutations:
             return Result(405, {"errors": [_error("Mutations can only be sent over HTTP POST.", "BAD_REQUEST")]}, name)
-        if op.operation.value == "subscription":
-            return Result(400, {"errors": [_error("Subscriptions are not supported over HTTP.", "BAD_REQUEST")]}, name)
+        if kind == "subscription" and not allow_subscriptions:
+            return Result(
+                400, {"errors": [_error("Subscriptions need a graphql-transport-ws WebSocket.", "BAD_REQUEST")]}, name
+            )
         raw_vars = variables or {}
         coerced = get_variable_values(self.supergraph.api_schema, op.variable_definitions or (), raw_vars)
         if isinstance(coerced, list):
@@ -145,12 +161,32 @@ class Engine:
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
         fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
-        introspection = self._introspect(op, fragments, raw_vars) if plan.introspection_fields else {}
-        state = ExecutionState(variables=raw_vars, headers=headers)
+        return Operation(op, name, fragments, raw_vars, coerced, plan)
+
+    async def run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        headers: dict[str, str],
+        *,
+        allow_mutations: bool = True,
+    ) -> Result:
+        operation = self.operation(query, variables, operation_name, allow_mutations=allow_mutations)
+        if isinstance(operation, Result):
+            return operation
+        state = ExecutionState(variables=operation.raw_variables, headers=headers)
+        return await self.complete(operation, state)
+
+    async def complete(self, operation: Operation, state: ExecutionState) -> Result:
+        """Run the plan's node on `state` (a fresh request, or one subscription event) and shape the answer."""
+        op, fragments = operation.definition, operation.fragments
+        plan = operation.plan
+        introspection = self._introspect(op, fragments, operation.raw_variables) if plan.introspection_fields else {}
         await self.executor.execute(plan, state)
         api = self.supergraph.api_schema
         root = api.get_root_type(op.operation)
-        shaper = Shaper(api, fragments, coerced, introspection)
+        shaper = Shaper(api, fragments, operation.variables, introspection)
         data = shaper.shape(state.data, root, op.selection_set.selections)
         body: dict[str, Any] = {}
         errors = state.sorted_errors()
@@ -161,7 +197,7 @@ class Engine:
         body["data"] = data
         if shaper.errors and not errors:
             body["extensions"] = {"valueCompletion": shaper.errors}
-        return Result(200, body, name, plan)
+        return Result(200, body, operation.name, plan)
 
     def _introspect(self, op: OperationDefinitionNode, fragments, variables) -> dict:
         selections = tuple(

@@ -73,10 +73,16 @@ class QueryPlan:
 
     node: PlanNode | None
     introspection_fields: tuple[str, ...] = field(default=())
+    primary: Fetch | None = None  # subscriptions: the upstream subscription; `node` then runs per event
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "QueryPlan"}
-        if self.node is not None:
+        if self.primary is not None:
+            sub: dict[str, Any] = {"kind": "Subscription", "primary": self.primary.to_json()}
+            if self.node is not None:
+                sub["rest"] = self.node.to_json()
+            out["node"] = sub
+        elif self.node is not None:
             out["node"] = self.node.to_json()
         return out
 

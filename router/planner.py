@@ -62,6 +62,8 @@ def build_query_plan(sg: Supergraph, document: DocumentNode, operation_name: str
             if f is not None:
                 batch.append((f, wrappers))
         return QueryPlan(sequence(nodes), introspection)
+    if op.operation.value == "subscription":
+        return _plan_subscription(planner, printer, root, fields, introspection)
     roots: dict[str, Group] = {}
     for f, wrappers in fields:
         graph = planner.choose_root_graph(root, f, list(roots))
@@ -71,6 +73,20 @@ def build_query_plan(sg: Supergraph, document: DocumentNode, operation_name: str
             planner.groups.append(group)
         planner.plan_selections(group, _wrap(group, wrappers), root, [f], (), None)
     return QueryPlan(_assemble(planner.groups, printer), introspection)
+
+
+def _plan_subscription(planner: _Planner, printer: _Printer, root: str, fields, introspection) -> QueryPlan:
+    """One upstream subscription to the owning subgraph; the remaining groups become the per-event plan."""
+    if len(fields) != 1:
+        raise PlanningError("A subscription must select exactly one root field.")
+    f, wrappers = fields[0]
+    group = Group(planner.choose_root_graph(root, f, []), (), False)
+    planner.groups.append(group)
+    planner.plan_selections(group, _wrap(group, wrappers), root, [f], (), None)
+    primary = printer.node(group)
+    assert isinstance(primary, Fetch)
+    group.sel = type(group.sel)()  # printed already: the per-event plan starts from its results
+    return QueryPlan(_assemble(planner.groups, printer), introspection, primary)
 
 
 def _wrap(group: Group, wrappers: tuple):
