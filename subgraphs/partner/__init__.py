@@ -1,0 +1,1 @@
+"""The partner subgraph: partner registrations, entitled event streams and signed webhooks."""
