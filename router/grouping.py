@@ -22,7 +22,7 @@ from graphql.language import (
     SelectionNode,
 )
 
-from router.selection import Sel
+from router.selection import Sel, add_nodes, add_text_selection
 from router.supergraph import Supergraph
 
 INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
@@ -214,7 +214,7 @@ class _Planner:
                     child = self._child(group, target, path, deps)
                     inp = child.inputs.setdefault(iface, Sel())
                     inp.typename()
-                    _add_text_selection(inp, key.fields)
+                    add_text_selection(inp, key.fields)
                     frag = child.sel.fragment(iface)
                     touched |= self.plan_abstract(child, frag, iface, rest, path, None)
                     return touched | {child}
@@ -268,8 +268,8 @@ class _Planner:
         child = self._child(group, target, path, deps)
         inp = child.inputs.setdefault(parent, Sel())
         inp.typename()
-        _add_text_selection(inp, key.fields)
-        _add_nodes(inp, req_nodes)
+        add_text_selection(inp, key.fields)
+        add_nodes(inp, req_nodes)
         frag = child.sel.fragment(parent)
         touched = self._add_local(child, frag, parent, node, path, None)
         return touched | deps | {child}
@@ -291,7 +291,7 @@ class _Planner:
                     child = self._child(group, target, path, deps)
                     inp = child.inputs.setdefault(parent, Sel())
                     inp.typename()
-                    _add_text_selection(inp, key.fields)
+                    add_text_selection(inp, key.fields)
                     rewrite = {"kind": "ValueSetter", "path": [f"... on {parent}", "__typename"], "setValueTo": iface}
                     if rewrite not in child.rewrites:
                         child.rewrites.append(rewrite)
@@ -366,22 +366,6 @@ def _internal_alias(node: FieldNode) -> FieldNode:
         directives=node.directives,
         selection_set=node.selection_set,
     )
-
-
-def _add_text_selection(sel: Sel, text: str) -> None:
-    doc = parse("{" + text + "}", no_location=True)
-    _add_nodes(sel, doc.definitions[0].selection_set.selections)
-
-
-def _add_nodes(sel: Sel, nodes) -> None:
-    for n in nodes:
-        if isinstance(n, FieldNode):
-            item = sel.field(n, composite=n.selection_set is not None)
-            if n.selection_set is not None:
-                _add_nodes(item.sub, n.selection_set.selections)
-        elif isinstance(n, InlineFragmentNode):
-            cond = n.type_condition.name.value if n.type_condition else None
-            _add_nodes(sel.fragment(cond), n.selection_set.selections)
 
 
 def _provided_tree(text: str, base: dict | None) -> dict:

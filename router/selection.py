@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from graphql import print_ast
-from graphql.language import ArgumentNode, DirectiveNode, FieldNode, VariableNode, Visitor, visit
+from graphql import parse, print_ast
+from graphql.language import (
+    ArgumentNode,
+    DirectiveNode,
+    FieldNode,
+    InlineFragmentNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 
 
 class _VarCollector(Visitor):
@@ -149,3 +157,19 @@ class Sel:
                     entry["typeCondition"] = item.type_condition
             out.append(entry)
         return out
+
+
+def add_text_selection(sel: Sel, text: str) -> None:
+    doc = parse("{" + text + "}", no_location=True)
+    add_nodes(sel, doc.definitions[0].selection_set.selections)
+
+
+def add_nodes(sel: Sel, nodes) -> None:
+    for n in nodes:
+        if isinstance(n, FieldNode):
+            item = sel.field(n, composite=n.selection_set is not None)
+            if n.selection_set is not None:
+                add_nodes(item.sub, n.selection_set.selections)
+        elif isinstance(n, InlineFragmentNode):
+            cond = n.type_condition.name.value if n.type_condition else None
+            add_nodes(sel.fragment(cond), n.selection_set.selections)

@@ -11,15 +11,12 @@ from graphql import (
     GraphQLSchema,
     build_ast_schema,
     parse,
-    print_ast,
     value_from_ast_untyped,
 )
 from graphql.language import (
-    DirectiveDefinitionNode,
     DirectiveNode,
     EnumTypeDefinitionNode,
     FieldDefinitionNode,
-    InputObjectTypeDefinitionNode,
     InterfaceTypeDefinitionNode,
     ObjectTypeDefinitionNode,
     SchemaDefinitionNode,
@@ -234,9 +231,6 @@ class Supergraph:
             kind = kinds.get(type(d))
             if kind:
                 self._load_type(d, kind)
-        for d in definitions:
-            if isinstance(d, InputObjectTypeDefinitionNode | EnumTypeDefinitionNode):
-                continue
         self._finish_fed1()
 
     def graph_name(self, enum_value: str) -> str:
@@ -361,21 +355,3 @@ class Supergraph:
 
 def _top_fields(sel: SelectionSetNode) -> set[str]:
     return {s.name.value for s in sel.selections if s.kind == "field"}
-
-
-def print_selection(sel: SelectionSetNode) -> str:
-    return print_ast(sel)
-
-
-__all__ = [
-    "DirectiveDefinitionNode",
-    "Feature",
-    "FieldInfo",
-    "Graph",
-    "Key",
-    "Supergraph",
-    "SupergraphError",
-    "TypeInfo",
-    "check_feature_support",
-    "parse_link_url",
-]
