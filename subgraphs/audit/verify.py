@@ -63,8 +63,9 @@ async def verify_chain(
         last = 0
         while True:
             rows = (await session.execute(
-                select(Evidence).where(Evidence.sequence > last).order_by(Evidence.sequence).limit(batch)
-            )).scalars().all()
+                select(*Evidence.__table__.c).where(Evidence.sequence > last).order_by(Evidence.sequence)
+                .limit(batch)
+            )).all()
             if not rows:
                 break
             for row in rows:
@@ -87,7 +88,6 @@ async def verify_chain(
                                    f"{checkpoints[cp_index].path.name} (rewritten and re-hashed)")
                 prev_hash, expected_seq, checked = row.hash, row.sequence + 1, checked + 1
             last = rows[-1].sequence
-            session.expunge_all()
             if progress is not None:
                 progress(checked)
     covered = max((c.to_seq for c in checkpoints), default=0)
