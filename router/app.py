@@ -56,6 +56,7 @@ class RouterState:
             max_depth=self.settings.max_depth,
             observer=self.metrics.observe_fetch,
             include_subgraph_errors=self.settings.include_subgraph_errors,
+            override_labels=frozenset(self.settings.override_labels),
         )
         self.load_error = None
         return self._engine

@@ -46,6 +46,7 @@ class RouterSettings(BaseSettings):
     coalesce_requests: bool = True
     include_subgraph_errors: bool = True  # False in production: messages and extensions are redacted
     csrf_prevention: bool = True
+    override_labels: list[str] = Field(default_factory=list)  # progressive @override labels always on
     graphiql_assets: Path | None = DEFAULT_GRAPHIQL_ASSETS
 
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,8 @@ from router.plan import QueryPlan
 from router.planner import PlanningError, build_query_plan, select_operation
 from router.shaping import Shaper
 from router.supergraph import Supergraph
+
+_PERCENT = re.compile(r"percent\((\d+(?:\.\d+)?)\)")
 
 
 class LRU:
@@ -89,6 +93,7 @@ class Engine:
         max_depth: int = 64,
         observer: FetchObserver | None = None,
         include_subgraph_errors: bool = True,
+        override_labels: frozenset[str] = frozenset(),
     ) -> None:
         self.supergraph = supergraph
         self.client = client
@@ -97,6 +102,17 @@ class Engine:
         self.plans = LRU(cache_size)
         self.max_depth = max_depth
         self.include_subgraph_errors = include_subgraph_errors
+        self.static_labels = override_labels
+        self._percent_labels = {
+            label: float(m.group(1))
+            for label in supergraph.override_labels()
+            if (m := _PERCENT.fullmatch(label)) is not None
+        }
+
+    def active_labels(self) -> frozenset[str]:
+        """Override labels active for one request: configured ones, and each percent(x) with probability x%."""
+        rolled = {label for label, pct in self._percent_labels.items() if random.random() * 100 < pct}
+        return self.static_labels | rolled
 
     def prepare(self, query: str) -> _Prepared:
         """Parse and validate once per query text (validation depends on neither variables nor name)."""
@@ -118,11 +134,14 @@ class Engine:
         self.documents.put(query, prepared)
         return prepared
 
-    def plan(self, query: str, document: DocumentNode, operation_name: str | None) -> QueryPlan:
-        key = (query, operation_name)
+    def plan(
+        self, query: str, document: DocumentNode, operation_name: str | None, labels: frozenset[str] = frozenset()
+    ) -> QueryPlan:
+        # Labels change which subgraph resolves a field, so they are part of the plan's identity.
+        key = (query, operation_name, tuple(sorted(labels)))
         plan = self.plans.get(key)
         if plan is None:
-            plan = build_query_plan(self.supergraph, document, operation_name)
+            plan = build_query_plan(self.supergraph, document, operation_name, labels)
             self.plans.put(key, plan)
         return plan
 
@@ -157,7 +176,7 @@ class Engine:
         if isinstance(coerced, list):
             return Result(400, {"errors": [_error(e.message, "BAD_USER_INPUT") for e in coerced]}, name)
         try:
-            plan = self.plan(query, doc, operation_name)
+            plan = self.plan(query, doc, operation_name, self.active_labels())
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
         fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}

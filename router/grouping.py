@@ -51,8 +51,15 @@ def _selections(node) -> list[SelectionNode]:
 
 
 class _Planner:
-    def __init__(self, sg: Supergraph, op: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]):
+    def __init__(
+        self,
+        sg: Supergraph,
+        op: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        active_labels: frozenset[str] = frozenset(),
+    ):
         self.sg = sg
+        self.labels = active_labels
         self.op = op
         self.fragments = fragments
         self.groups: list[Group] = []
@@ -109,7 +116,7 @@ class _Planner:
         fi = self.sg.types[parent].fields.get(name)
         if fi is None:
             return False
-        return graph in fi.sources and graph not in fi.requires
+        return graph in fi.sources_for(self.labels) and graph not in fi.requires
 
     # -- walking -----------------------------------------------------------------------------------
 
@@ -228,11 +235,12 @@ class _Planner:
         fi = sg.types[parent].fields.get(name)
         if fi is None:
             raise PlanningError(f"unknown field {parent}.{name}")
-        if not fi.sources and fi.via_interface_object:
+        sources = fi.sources_for(self.labels)
+        if not sources and fi.via_interface_object:
             return self._jump_to_interface_object(group, sel, parent, node, path, provided)
         existing = {c.graph for c in self.groups if c.parent is group and c.path == path}
         candidates = sorted(
-            fi.sources, key=lambda g: (g not in existing, g in fi.requires, g == group.graph, self.order[g])
+            sources, key=lambda g: (g not in existing, g in fi.requires, g == group.graph, self.order[g])
         )
         if not candidates:
             raise PlanningError(f"no subgraph resolves {parent}.{name}")
@@ -283,7 +291,7 @@ class _Planner:
                 continue
             for target in sorted(info.interface_object_in, key=self.order.__getitem__):
                 ifi = info.fields.get(name)
-                if ifi is None or target not in ifi.sources:
+                if ifi is None or target not in ifi.sources_for(self.labels):
                     continue
                 for key in info.resolvable_keys(target):
                     sel.typename()
@@ -329,14 +337,14 @@ class _Planner:
 
     def choose_root_graph(self, root: str, node: FieldNode, chosen: list[str]) -> str:
         fi = self.sg.types[root].fields.get(node.name.value)
-        if fi is None or not fi.sources:
+        if fi is None or not fi.sources_for(self.labels):
             raise PlanningError(f"no subgraph resolves {root}.{node.name.value}")
         gtype = self._field_type(root, node.name.value)
 
         def score(g: str) -> tuple:
             return (-self._local_size(g, get_named_type(gtype).name, node), g not in chosen, self.order[g])
 
-        return min(fi.sources, key=score)
+        return min(fi.sources_for(self.labels), key=score)
 
     def _local_size(self, graph: str, type_name: str, node) -> int:
         info = self.sg.types.get(type_name)

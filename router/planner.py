@@ -29,11 +29,16 @@ def select_operation(document: DocumentNode, operation_name: str | None) -> Oper
     return ops[0]
 
 
-def build_query_plan(sg: Supergraph, document: DocumentNode, operation_name: str | None = None) -> QueryPlan:
-    """Plan `operation_name` of the validated `document` against the supergraph `sg`."""
+def build_query_plan(
+    sg: Supergraph,
+    document: DocumentNode,
+    operation_name: str | None = None,
+    override_labels: frozenset[str] = frozenset(),
+) -> QueryPlan:
+    """Plan `operation_name` of the validated `document` against `sg`, with the active override labels."""
     op = select_operation(document, operation_name)
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    planner = _Planner(sg, op, fragments)
+    planner = _Planner(sg, op, fragments, override_labels)
     root = sg.root_type_names()[op.operation.value]
     fields = planner.root_fields(list(op.selection_set.selections))
     introspection = tuple(

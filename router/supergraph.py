@@ -97,6 +97,14 @@ class FieldInfo:
     provides: dict[str, str] = field(default_factory=dict)
     type_in: dict[str, str] = field(default_factory=dict)
     via_interface_object: bool = False
+    label: tuple[str, str, str] | None = None  # progressive override: (label, graph when on, graph when off)
+
+    def sources_for(self, active_labels: frozenset[str]) -> set[str]:
+        """The resolving subgraphs under the request's active override labels."""
+        if self.label is None or self.label[0] not in active_labels:
+            return self.sources
+        _, on, off = self.label
+        return (self.sources - {off}) | {on}
 
 
 @dataclass
@@ -298,10 +306,12 @@ class Supergraph:
             if args.get("external") or args.get("usedOverridden"):
                 fi.external_in.add(g)
             elif args.get("overrideLabel") and args.get("override"):
-                # Progressive override: the label is inactive by default, so the old graph keeps serving.
-                fi.external_in.add(g)
+                # Progressive override: sources hold the inactive-label owner; the planner swaps when active.
+                fi.label = (args["overrideLabel"], g, fi.label[2] if fi.label else "")
             else:
                 fi.sources.add(g)
+                if args.get("overrideLabel"):
+                    fi.label = (args["overrideLabel"], fi.label[1] if fi.label else "", g)
             if args.get("requires"):
                 fi.requires[g] = args["requires"]
             if args.get("provides"):
@@ -337,6 +347,10 @@ class Supergraph:
             if graph in ti.graphs and abstract in ti.implements.get(graph, set()):
                 out.append(t.name)
         return sorted(out)
+
+    def override_labels(self) -> set[str]:
+        """Every progressive-override label the supergraph uses."""
+        return {fi.label[0] for t in self.types.values() for fi in t.fields.values() if fi.label}
 
     def root_type_names(self) -> dict[str, str]:
         names = {}
