@@ -39,6 +39,11 @@ class AccountRestricted(InvalidTransition):
     code = "ACCOUNT_RESTRICTED"
 
 
+def wire(amount: Decimal, currency: str) -> str:
+    """Formats an amount for an event: a decimal string with exactly the currency's minor digits."""
+    return Money(Decimal(amount), currency).wire_amount()
+
+
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -78,7 +83,8 @@ async def sweep_expired_holds(uow: UnitOfWork, account: Account, at: dt.datetime
     for hold in holds:
         hold.status, hold.ended_at = HoldStatus.EXPIRED.value, moment
         account.held_amount = Decimal(account.held_amount) - hold.amount
-        await uow.emit(events.HoldReleased(account_id=str(account.id), hold_id=str(hold.id), amount=str(hold.amount),
+        await uow.emit(events.HoldReleased(account_id=str(account.id), hold_id=str(hold.id),
+                                           amount=wire(hold.amount, account.currency),
                                            currency=account.currency, status=HoldStatus.EXPIRED.value),
                        aggregate_id=hold.id, aggregate_version=2)
     return len(holds)
@@ -172,9 +178,10 @@ async def book(uow: UnitOfWork, *, entry_type: str, legs: Sequence[Leg], currenc
         if isinstance(account, Account):
             await uow.session.flush()
             common = {"account_id": str(account.id), "posting_id": str(posting.id),
-                      "journal_entry_id": str(entry.id), "amount": str(abs(leg.amount)), "currency": currency,
+                      "journal_entry_id": str(entry.id), "amount": wire(abs(leg.amount), currency),
+                      "currency": currency,
                       "direction": "CREDIT" if leg.amount > 0 else "DEBIT", "booking_date": booking.isoformat(),
-                      "value_date": value.isoformat(), "running_balance": str(account.booked_balance)}
+                      "value_date": value.isoformat(), "running_balance": wire(account.booked_balance, currency)}
             if reversal_of is not None:
                 event: events.PostingEvent = events.PostingReversed(
                     **common, reversed_posting_id=str((reversed_postings or {}).get(account.id, "")))
@@ -183,8 +190,8 @@ async def book(uow: UnitOfWork, *, entry_type: str, legs: Sequence[Leg], currenc
             await uow.emit(event, aggregate_id=posting.id, aggregate_version=1)
             if Decimal(account.booked_balance) < -account.overdraft_headroom(booking):
                 await uow.emit(events.OverdraftLimitExceeded(
-                    account_id=str(account.id), booked_balance=str(account.booked_balance),
-                    overdraft_limit=str(account.overdraft_headroom(booking)), currency=account.currency),
+                    account_id=str(account.id), booked_balance=wire(account.booked_balance, currency),
+                    overdraft_limit=wire(account.overdraft_headroom(booking), currency), currency=account.currency),
                     aggregate_id=account.id, aggregate_version=account.version)
     await uow.session.flush()
     return entry

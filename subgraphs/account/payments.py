@@ -21,6 +21,7 @@ from subgraphs.account.ledger import (
     lock_account,
     lock_accounts,
     now,
+    wire,
 )
 from subgraphs.account.models import Account, InternalPurpose, Mandate, Payment, PaymentStatus
 from subgraphs.account.service import replayed
@@ -79,7 +80,7 @@ async def _execute(uow: UnitOfWork, payment: Payment, locked: dict[uuid.UUID, Ac
                        legs=[Leg(source, -payment.amount), Leg(target, payment.amount)])
     payment.status, payment.journal_entry_id = PaymentStatus.EXECUTED.value, entry.id
     await uow.emit(events.PaymentExecuted(
-        account_id=str(payment.account_id), payment_id=str(payment.id), amount=str(payment.amount),
+        account_id=str(payment.account_id), payment_id=str(payment.id), amount=wire(payment.amount, payment.currency),
         currency=payment.currency, journal_entry_id=str(entry.id),
         to_account_id=str(payment.to_account_id) if payment.to_account_id else None,
         beneficiary=payment.beneficiary), aggregate_id=payment.id, aggregate_version=2)
@@ -132,7 +133,7 @@ async def make_payment(uow: UnitOfWork, *, data: MakePayment, idempotency_key: s
 async def _record(uow: UnitOfWork, payment: Payment, party: str, rule: object, mandate: Mandate) -> None:
     ok = rules.satisfied(rule, rules.eligible(mandate.signatories, payment.approvals, payment.amount))  # type: ignore[arg-type]
     await uow.emit(events.PaymentAuthorisationRecorded(
-        account_id=str(payment.account_id), payment_id=str(payment.id), amount=str(payment.amount),
+        account_id=str(payment.account_id), payment_id=str(payment.id), amount=wire(payment.amount, payment.currency),
         currency=payment.currency, signatory_party_id=party, approvals=list(payment.approvals), satisfied=ok),
         aggregate_id=payment.id, aggregate_version=1 + len(payment.approvals))
 
@@ -176,7 +177,7 @@ async def approve_payment(uow: UnitOfWork, *, payment_id: uuid.UUID, signatory_p
 async def _expire(uow: UnitOfWork, payment: Payment) -> None:
     payment.status = PaymentStatus.EXPIRED.value
     await uow.emit(events.PaymentExpired(account_id=str(payment.account_id), payment_id=str(payment.id),
-                                         amount=str(payment.amount), currency=payment.currency),
+                                         amount=wire(payment.amount, payment.currency), currency=payment.currency),
                    aggregate_id=payment.id, aggregate_version=2 + len(payment.approvals))
 
 

@@ -35,6 +35,8 @@ from subgraphs.account.types import (
     PaymentType,
     Product,
     RestrictionEnum,
+    StatementResult,
+    StatementType,
 )
 
 T = TypeVar("T")
@@ -187,6 +189,14 @@ class Mutation:
                                                 account_id=parse_uuid(account_id, field="accountId"),
                                                 as_of=as_of),
                           lambda e: _entry(e) if e else NoCharge(period=as_of.strftime("%Y-%m")))
+
+    @strawberry.mutation(description="Issues the statement of a closed period (StatementGenerated); data and CSV.")
+    async def generate_statement(self, info: Info, account_id: strawberry.ID, from_date: dt.date, to_date: dt.date,
+                                 idempotency_key: str) -> StatementResult:
+        return await _run(service.generate_statement(_uow(info, *WRITERS),
+                                                     account_id=parse_uuid(account_id, field="accountId"),
+                                                     start=from_date, end=to_date, idempotency_key=idempotency_key),
+                          StatementType.of)
 
     @strawberry.mutation(description="Charges the pinned monthly fee for a YYYY-MM period; once per period.")
     async def apply_monthly_fee(self, info: Info, account_id: strawberry.ID, period: str) -> ChargeResult:

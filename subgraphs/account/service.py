@@ -35,6 +35,7 @@ from subgraphs.account.ledger import (
     now,
     reverse,
     today,
+    wire,
 )
 from subgraphs.account.models import (
     Account,
@@ -186,7 +187,8 @@ async def set_overdraft(uow: UnitOfWork, *, account_id: uuid.UUID, limit: Money,
             account.overdraft_rate_pct = debit_rate_pct
         account.version += 1
         await uow.emit(events.OverdraftLimitChanged(
-            account_id=str(account.id), old_limit=str(old), new_limit=str(limit.amount), currency=account.currency,
+            account_id=str(account.id), old_limit=wire(old, account.currency), new_limit=limit.wire_amount(),
+            currency=account.currency,
             debit_rate_pct=str(account.overdraft_rate_pct),
             expires_on=expires_on.isoformat() if expires_on else None),
             aggregate_id=account.id, aggregate_version=account.version, reason=reason, before=before,
@@ -212,7 +214,7 @@ async def place_hold(uow: UnitOfWork, *, account_id: uuid.UUID, amount: Money, r
         uow.session.add(hold)
         account.held_amount = Decimal(account.held_amount) + amount.amount
         account.version += 1
-        await uow.emit(events.HoldPlaced(account_id=str(account.id), hold_id=str(hold.id), amount=str(amount.amount),
+        await uow.emit(events.HoldPlaced(account_id=str(account.id), hold_id=str(hold.id), amount=amount.wire_amount(),
                                          currency=amount.currency,
                                          expires_at=expires_at.isoformat() if expires_at else None),
                        aggregate_id=hold.id, aggregate_version=1, reason=reason)
@@ -235,7 +237,8 @@ async def release_hold(uow: UnitOfWork, *, hold_id: uuid.UUID, reason: str) -> H
         hold.status, hold.ended_at = HoldStatus.RELEASED.value, now()
         account.held_amount = Decimal(account.held_amount) - hold.amount
         account.version += 1
-        await uow.emit(events.HoldReleased(account_id=str(account.id), hold_id=str(hold.id), amount=str(hold.amount),
+        await uow.emit(events.HoldReleased(account_id=str(account.id), hold_id=str(hold.id),
+                                           amount=wire(hold.amount, account.currency),
                                            currency=account.currency, status=hold.status),
                        aggregate_id=hold.id, aggregate_version=2, reason=reason)
         await uow.commit()
@@ -354,3 +357,30 @@ async def apply_monthly_fee(uow: UnitOfWork, *, account_id: uuid.UUID, period: s
                               f"Monthly fee {period}")
         await uow.commit()
         return entry
+
+
+async def generate_statement(uow: UnitOfWork, *, account_id: uuid.UUID, start: dt.date, end: dt.date,
+                             idempotency_key: str) -> Any:
+    """Builds the statement of a period and records its issue (StatementGenerated), once per key."""
+    from subgraphs.account import queries
+
+    if end < start:
+        raise InputError("toDate is before fromDate.", field="toDate")
+    if end > today():
+        raise InputError("toDate is in the future; a statement covers a closed period.", field="toDate")
+    async with uow:
+        request = {"account": str(account_id), "from": start, "to": end}
+        replay = await uow.claim_idempotency("generateStatement", idempotency_key, request)
+        account = await lock_account(uow, account_id)
+        data = await queries.statement(uow.session, account, start, end)
+        if replay is not None:
+            return data
+        await uow.emit(events.StatementGenerated(
+            account_id=str(account.id), period_start=start.isoformat(), period_end=end.isoformat(),
+            opening_balance=wire(data.opening_balance, account.currency),
+            closing_balance=wire(data.closing_balance, account.currency),
+            total_credits=wire(data.total_credits, account.currency),
+            total_debits=wire(data.total_debits, account.currency), entries=len(data.lines)),
+            aggregate_id=account.id, aggregate_version=account.version)
+        await uow.commit({"id": str(account.id)})
+        return data

@@ -88,3 +88,25 @@ async def test_statement_data_and_csv(gql: GraphQLClient, open_active: OpenFn) -
     assert lines[0] == "booking_date,value_date,type,reference,debit,credit,balance"
     assert lines[1].endswith("OPENING,,,,0.00") and lines[-1].endswith(",250.25,1000.00,749.75")
     assert len(lines) == 6  # header, opening, three entries, closing
+
+
+async def test_generate_statement_emits_event_once_per_key(gql: GraphQLClient, open_active: OpenFn,
+                                                           sessions) -> None:
+    account = await open_active(funded="42.00")
+    today = dt.date.today().isoformat()
+    mutation = """mutation($id: ID!, $f: Date!, $t: Date!, $k: String!) { generateStatement(accountId: $id,
+        fromDate: $f, toDate: $t, idempotencyKey: $k) { __typename ... on Statement { closingBalance { amount } } } }"""
+    variables = {"id": account, "f": today, "t": today, "k": uuid.uuid4().hex}
+    first = await gql.data(mutation, variables)
+    before = await counts(sessions)
+    assert await gql.data(mutation, variables) == first
+    assert await counts(sessions) == before
+    assert first["generateStatement"]["closingBalance"]["amount"] == "42.00"
+    async with sessions() as session:
+        envelopes = (await session.execute(select(outbox_table.c.envelope).where(
+            outbox_table.c.aggregate_id == account,
+            outbox_table.c.envelope["type"].astext == "StatementGenerated"))).scalars().all()
+    assert len(envelopes) == 1 and envelopes[0]["data"]["closing_balance"] == "42.00"
+    future = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    body = await gql(mutation, {**variables, "t": future, "k": uuid.uuid4().hex})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
