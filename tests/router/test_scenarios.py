@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from router.client import SubgraphClient
+from router.engine import Engine
+from router.supergraph import Supergraph
 from tests.router.harness import load_cases, scenario_names
 
 CASES = [
@@ -31,3 +36,16 @@ async def test_case(make_engine, scenario: str, case: dict) -> None:
         assert error_paths(result.body) == sorted(case["error_paths"], key=str)
     elif result.status == 200:
         assert "errors" not in result.body, result.body
+
+
+FED1_ENTITIES = Path(__file__).parent / "supergraphs" / "entities_fed1.graphql"
+
+
+@pytest.mark.parametrize("case", load_cases("entities"), ids=lambda c: c["name"])
+async def test_fed1_supergraph_of_the_same_subgraphs(scenarios, case: dict) -> None:
+    # The entities subgraphs described by a Federation 1 (core v0.2, join v0.1) supergraph answer the same.
+    sg = Supergraph.from_file(FED1_ENTITIES, scenarios.urls("entities"))
+    engine = Engine(sg, SubgraphClient())
+    result = await engine.run(case["query"], case.get("variables"), case.get("operationName"), {})
+    assert result.status == case.get("status", 200), result.body
+    assert result.body.get("data") == case["expected"]["data"]
