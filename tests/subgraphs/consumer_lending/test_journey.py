@@ -253,3 +253,24 @@ async def test_cooling_off_and_visibility(customer_for, staff, cl_sessions, sett
         env = (await s.execute(select(outbox_table.c.envelope).where(outbox_table.c.aggregate_id == loan["id"])
                                .order_by(outbox_table.c.id.desc()).limit(1))).scalar_one()
     assert env["type"] == "LoanCoolingOffExercised" and env["data"]["amount_due"]["amount"] == "10000.00"
+
+
+async def test_bad_application_input_writes_nothing(customer_for, anon: GraphQLClient, cl_sessions) -> None:
+    party = str(uuid.uuid4())
+    customer = customer_for(party)
+    q = (await customer.data(QUOTE, {"input": quote_input(party=party), "key": uuid.uuid4().hex}))["requestQuote"]
+    before = await counts(cl_sessions, Application)
+    usd = {**application(q["id"], party), "monthlyIncome": {"amount": "6000.00", "currency": "USD"}}
+    negative = {**application(q["id"], party), "monthlyExpenses": {"amount": "-1.00", "currency": "EUR"}}
+    other_party = application(q["id"], str(uuid.uuid4()))
+    for bad in (usd, negative, application(q["id"], party, score=1200), other_party,
+                {**application(q["id"], party), "settlementAccountId": "nope"}):
+        body = await customer(APPLY, {"input": bad, "key": uuid.uuid4().hex})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    unauth = await anon(APPLY, {"input": application(q["id"], party), "key": uuid.uuid4().hex})
+    assert unauth["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await counts(cl_sessions, Application) == before
+    ok = (await customer.data(APPLY, {"input": application(q["id"], party), "key": uuid.uuid4().hex}))
+    assert ok["submitLoanApplication"]["status"] == "APPROVED"
+    twice = (await customer.data(APPLY, {"input": application(q["id"], party), "key": uuid.uuid4().hex}))
+    assert twice["submitLoanApplication"]["code"] == "INVALID_TRANSITION"  # a quote becomes one application
