@@ -156,3 +156,15 @@ async def test_count_is_global_under_concurrent_appends(fresh_chain: Chain) -> N
     async with sessions() as session:
         assert (await session.execute(text("SELECT count(DISTINCT hash) FROM audit_evidence"))).scalar_one() == 20
     assert Evidence.__tablename__ == "audit_evidence"
+
+
+async def test_checkpoints_are_also_time_based_and_resume_from_the_directory(fresh_chain: Chain) -> None:
+    sessions, checkpointer, config = fresh_chain
+    await build(fresh_chain, 7)  # 1-5 by count; 6-7 wait for the clock
+    timed = Checkpointer(sessions, config.checkpoint_dir, checkpointer.key, every_entries=5, every_seconds=0)
+    [path] = await timed.run_once()
+    body = json.loads(path.read_text())
+    assert (body["from_sequence"], body["to_sequence"]) == (6, 7) and body["key_id"]
+    assert await timed.run_once() == []  # nothing new
+    result = await verify(fresh_chain)
+    assert result.ok and result.checkpoints_checked == 2
