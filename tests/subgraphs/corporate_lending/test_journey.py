@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import outbox_table
 from subgraphs.corporate_lending.models import Drawdown, Offer
@@ -233,7 +234,11 @@ async def test_expired_offer_cannot_be_accepted(staff, co_sessions) -> None:
     assert (await outbox_types(co_sessions, o["id"]))[-1] == "OfferExpired"
 
 
-async def test_bad_input_writes_nothing(staff, co_sessions) -> None:
+def settings_token(settings: Settings) -> str:
+    return issue_dev_token(settings, role="customer", sub="cust-x", party_ids=[str(uuid.uuid4())])
+
+
+async def test_bad_input_writes_nothing(staff, co_sessions, settings: Settings) -> None:
     f = await available_facility(staff, str(uuid.uuid4()), conditionsPrecedent=[])
     rm = staff("rm", "rm-maker")
     before = await counts(co_sessions, Drawdown)
@@ -250,6 +255,10 @@ async def test_bad_input_writes_nothing(staff, co_sessions) -> None:
     bad_offer = await rm(OFFER, {"id": await approved_application(staff, str(uuid.uuid4())),
                                  "input": offer_input(repayment={"installments": 0}), "key": uuid.uuid4().hex})
     assert bad_offer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    customer = rm.with_token(settings_token(settings))
+    forbidden = await customer(f"""mutation($id: ID!) {{ proposeCreditDecision(applicationId: $id, approve: true,
+        reason: "self-approval") {{ {APP} }} }}""", {"id": str(uuid.uuid4())})
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     anon = rm.with_token(None)
     unauth = await anon(DRAW, {"id": f["id"], "amount": eur("1.00"), "acct": str(uuid.uuid4()), "key": "k2"})
     assert unauth["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
