@@ -14,7 +14,7 @@ from subgraphs.corporate_lending import events
 from subgraphs.corporate_lending.common import lock, replayed
 from subgraphs.corporate_lending.facilities import restores_limit
 from subgraphs.corporate_lending.models import AllocationOrder, Drawdown, DrawdownStatus, Facility, Repayment, check
-from subgraphs.lending_schedules.engine import reschedule, schedule_to_json, terms_from_json
+from subgraphs.lending_schedules.engine import reschedule, schedule_to_json, split_prepayment, terms_from_json
 
 
 def _owed(row: dict[str, Any], part: str) -> Decimal:
@@ -77,6 +77,13 @@ async def record_repayment(uow: UnitOfWork, *, drawdown_id: str, amount: Money, 
         schedule = [dict(r) for r in d.schedule]
         interest, principal, left = allocate(schedule, amount.amount, received_on,
                                              AllocationOrder(f.allocation_order))
+        if left > 0:  # a prepayment first pays the interest accrued on the prepaid principal since the last due date
+            terms = terms_from_json(d.schedule_terms)
+            kept = [r for r in schedule if dt.date.fromisoformat(r["due_date"]) <= received_on]
+            since = dt.date.fromisoformat(kept[-1]["due_date"]) if kept else d.value_date
+            left, accrued = split_prepayment(left, annual_rate_pct=terms.annual_rate_pct, since=since,
+                                             until=received_on, day_count=terms.day_count, currency=d.currency)
+            interest += accrued
         if left > d.principal_outstanding - principal:
             raise InputError("The repayment exceeds everything outstanding on the drawdown.", field="amount")
         if left > 0:

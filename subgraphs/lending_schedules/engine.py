@@ -264,3 +264,11 @@ def installments_from_json(rows: list[dict[str, Any]]) -> list[Installment]:
                         due_date=dt.date.fromisoformat(r["due_date"]), principal=Decimal(r["principal"]),
                         interest=Decimal(r["interest"]), total=Decimal(r["total"]),
                         balance_after=Decimal(r["balance_after"])) for r in rows]
+
+
+def split_prepayment(amount: Decimal, *, annual_rate_pct: Decimal, since: dt.date, until: dt.date,
+                     day_count: DayCount, currency: str) -> tuple[Decimal, Decimal]:
+    """Splits a prepayment into (principal, interest accrued on that principal from `since` to `until`)."""
+    rate = CTX.multiply(CTX.divide(annual_rate_pct, 100), year_fraction(since, until, day_count))
+    principal = _round(CTX.divide(amount, CTX.add(1, rate)), currency)
+    return principal, amount - principal

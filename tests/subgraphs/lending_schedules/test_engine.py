@@ -15,6 +15,7 @@ from subgraphs.lending_schedules.engine import (
     ScheduleTerms,
     generate,
     reschedule,
+    split_prepayment,
 )
 
 START = dt.date(2026, 1, 15)
@@ -147,3 +148,14 @@ def test_reschedule_for_a_payment_holiday() -> None:
 def test_bad_terms_are_input_errors(bad: dict[str, object]) -> None:
     with pytest.raises(InputError):
         generate(terms(**bad))
+
+
+def test_prepayment_pays_interest_to_date_first() -> None:
+    # 15 days at 12 % on 30/360: 10,000 x 0.12 x 15/360 = 50.00 of interest on the principal prepaid.
+    principal, interest = split_prepayment(Decimal("10050.00"), annual_rate_pct=Decimal(12),
+                                           since=dt.date(2026, 3, 15), until=dt.date(2026, 3, 30),
+                                           day_count=DayCount.THIRTY_360, currency="EUR")
+    assert (principal, interest) == (Decimal("10000.00"), Decimal("50.00"))
+    same_day = split_prepayment(Decimal("500.00"), annual_rate_pct=Decimal(12), since=START, until=START,
+                                day_count=DayCount.ACTUAL_365, currency="EUR")
+    assert same_day == (Decimal("500.00"), Decimal("0.00"))
