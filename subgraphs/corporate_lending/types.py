@@ -24,6 +24,7 @@ from shared.graphql import (
 )
 from shared.money import Money
 from subgraphs.corporate_lending import models
+from subgraphs.corporate_lending.fees import commitment_fee
 from subgraphs.corporate_lending.queries import scope_of
 from subgraphs.lending_schedules.engine import installments_from_json
 
@@ -248,6 +249,23 @@ class Facility:
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Facility | None:
         info.context.require()
         return await cls.load(info, parse_uuid(id))
+
+    @strawberry.field(description="Commitment fee accrued on the undrawn amount from creation to asOf "
+                                  "(capped at the end of the availability period), ACTUAL/365.")
+    async def commitment_fee_accrued(self, info: Info, as_of: dt.date) -> MoneyType:
+        r = self.row
+        changes: list[tuple[dt.date, Decimal]] = []
+        for d in await info.context.loaders.drawdowns_by_facility.load(r.id):
+            if d.status == models.DrawdownStatus.FAILED:
+                continue
+            changes.append((d.value_date, d.amount))
+            if r.facility_type == models.FacilityType.REVOLVING:
+                changes += [(p.received_on, -(p.principal + p.prepaid_principal))
+                            for p in await info.context.loaders.repayments_by_drawdown.load(d.id)]
+        end = min(as_of, r.availability_end)
+        fee = commitment_fee(limit=r.limit_amount, fee_pct=r.commitment_fee_pct, start=r.created_at.date(),
+                             end=end, drawn_changes=changes, currency=r.currency)
+        return _m(fee, r.currency)
 
     @strawberry.field
     async def drawdowns(self, info: Info) -> list[Drawdown]:

@@ -150,6 +150,11 @@ async def test_corporate_journey(staff, customer_for, co_sessions, settings: Set
     fac = (await customer.data(READ_FAC, {"id": f["id"]}))["facility"]
     assert Decimal(fac["drawn"]["amount"]) == outstanding  # revolving: repaid principal is available again
 
+    in_ten_days = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)).isoformat()
+    fee = await ops.data("query($id: ID!, $on: Date!) { facility(id: $id) { commitmentFeeAccrued(asOf: $on) "
+                         "{ amount } } }", {"id": f["id"], "on": in_ten_days})
+    assert fee["facility"]["commitmentFeeAccrued"]["amount"] == "120.55"  # 880,000 x 0.5 % x 10/365
+
     overdue = (await ops.data(f"""mutation($id: ID!, $on: Date!) {{ checkOverdueInstallments(drawdownId: $id,
         asOf: $on) {{ {DD} }} }}""", {"id": d["id"], "on": paid["schedule"][2]["dueDate"]}))
     assert overdue["checkOverdueInstallments"]["status"] == "ACTIVE"
