@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.config import Settings
 from shared.errors import IdempotencyKeyReused, InputError
 from shared.events import Actor, DomainEvent, Envelope
-from shared.jsonutil import sha256_hex, to_jsonable
+from shared.jsonutil import request_hash, to_jsonable
 
 log = structlog.get_logger(__name__)
 M = TypeVar("M")
@@ -180,10 +180,10 @@ class UnitOfWork:
             raise InputError(
                 f"idempotencyKey '{key[:20]}' must be 1 to 128 characters.", field="idempotencyKey"
             )
-        request_hash = sha256_hex(request)
+        digest = request_hash(request)
         claimed = await self.session.execute(
             pg_insert(idempotency_table)
-            .values(operation=operation, key=key, request_hash=request_hash, actor=self.context.actor.sub)
+            .values(operation=operation, key=key, request_hash=digest, actor=self.context.actor.sub)
             .on_conflict_do_nothing()
             .returning(idempotency_table.c.key)
         )
@@ -198,7 +198,7 @@ class UnitOfWork:
             )
         ).one()
         # Another caller's key is refused, not replayed: a replay would hand over that caller's result.
-        if row.request_hash != request_hash or row.actor != self.context.actor.sub:
+        if row.request_hash != digest or row.actor != self.context.actor.sub:
             raise IdempotencyKeyReused(
                 f"Idempotency key '{key}' was already used for a different {operation} request.",
                 key=key,

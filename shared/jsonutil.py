@@ -52,3 +52,21 @@ def canonical_json(value: Any) -> str:
 def sha256_hex(value: Any) -> str:
     """Returns the SHA-256 hex digest of a value's canonical JSON."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def request_hash(value: Any) -> str:
+    """Returns the hash idempotency keys compare: equal Decimals hash alike ("10.5" and "10.50")."""
+    return sha256_hex(_normalised(value))
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        # normalize() drops trailing zeros; adding 0 turns a negative zero into zero.
+        return value.normalize() + 0 if value != 0 else Decimal(0)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _normalised(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _normalised(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalised(v) for v in value]
+    return value

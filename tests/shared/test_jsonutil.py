@@ -82,3 +82,14 @@ def test_round_trip_through_json() -> None:
 def test_non_finite_decimals_are_refused(value: Decimal) -> None:
     with pytest.raises(ValueError, match="finite"):
         to_jsonable({"amount": value})
+
+
+def test_request_hash_treats_equal_decimals_alike() -> None:
+    from decimal import Decimal
+
+    from shared.jsonutil import request_hash
+
+    assert request_hash({"amount": Decimal("10.5")}) == request_hash({"amount": Decimal("10.50")})
+    assert request_hash({"amount": Decimal("0.00")}) == request_hash({"amount": Decimal("-0")})
+    assert request_hash({"amount": Decimal("10.5")}) != request_hash({"amount": Decimal("10.51")})
+    assert request_hash([Decimal("1E+1")]) == request_hash([Decimal("10")])
