@@ -14,10 +14,12 @@ from shared.db import RequestContext, UnitOfWork
 from shared.errors import DomainError
 from shared.events import Actor
 from shared.graphql import FinpaceErrors, MoneyInput, domain_error, operation_metrics, parse_uuid
+from shared.money import Money
 from shared.validation import text
 from subgraphs.account import payments, queries, service
 from subgraphs.account.commands import positive, rate
 from subgraphs.account.inputs import CreateMandateInput, MakePaymentInput, OpenAccountInput
+from subgraphs.account.models import Account as AccountRow
 from subgraphs.account.models import Restriction
 from subgraphs.account.types import (
     Account,
@@ -108,7 +110,6 @@ class Mutation:
     async def set_overdraft_limit(self, info: Info, account_id: strawberry.ID, limit: MoneyInput, reason: str,
                                   debit_rate_pct: Decimal | None = None,
                                   expires_on: dt.date | None = None) -> AccountResult:
-        from shared.money import Money
         amount = Money.of(limit.amount, limit.currency)
         pct = rate(debit_rate_pct, field="debitRatePct") if debit_rate_pct is not None else None
         return await _run(service.set_overdraft(_uow(info, *OPS),
@@ -133,7 +134,6 @@ class Mutation:
         async def run() -> Any:
             hold = await service.release_hold(uow, hold_id=parse_uuid(hold_id, field="holdId"), reason=reason)
             async with info.context.sessions() as session:
-                from subgraphs.account.models import Account as AccountRow
                 account = await session.get(AccountRow, hold.account_id)
             return HoldType.of(hold, account.currency if account else "EUR")
 

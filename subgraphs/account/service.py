@@ -22,7 +22,7 @@ from shared.errors import (
 )
 from shared.money import Money
 from shared.validation import reason as check_reason
-from subgraphs.account import events, rules
+from subgraphs.account import events, queries, rules
 from subgraphs.account.commands import OpenAccount
 from subgraphs.account.ledger import (
     Leg,
@@ -362,8 +362,6 @@ async def apply_monthly_fee(uow: UnitOfWork, *, account_id: uuid.UUID, period: s
 async def generate_statement(uow: UnitOfWork, *, account_id: uuid.UUID, start: dt.date, end: dt.date,
                              idempotency_key: str) -> Any:
     """Builds the statement of a period and records its issue (StatementGenerated), once per key."""
-    from subgraphs.account import queries
-
     if end < start:
         raise InputError("toDate is before fromDate.", field="toDate")
     if end > today():

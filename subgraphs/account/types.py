@@ -11,13 +11,16 @@ import strawberry
 from strawberry.types import Info
 
 from shared import errors
+from shared.errors import InputError
 from shared.graphql import (
     ConflictError,
     IdempotencyKeyReusedError,
     InvalidTransitionError,
     MoneyType,
     NotFoundError,
+    check_page_size,
     error_type,
+    parse_uuid,
     register_error,
 )
 from shared.money import Money
@@ -264,7 +267,6 @@ class Account:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Account | None:
-        from shared.graphql import parse_uuid
         info.context.require()
         return await cls.load(info, parse_uuid(id))
 
@@ -288,8 +290,6 @@ class Account:
 
     @strawberry.field(description="Postings newest first; `after` is the cursor of the last one seen.")
     async def postings(self, info: Info, first: int = 50, after: str | None = None) -> PostingPage:
-        from shared.errors import InputError
-        from shared.graphql import check_page_size
         try:
             seq = int(after) if after is not None else None
         except ValueError:
@@ -305,7 +305,6 @@ class Account:
 
     @strawberry.field(description="The statement of a booking-date period (inclusive), as data and CSV.")
     async def statement(self, info: Info, from_date: dt.date, to_date: dt.date) -> StatementType:
-        from shared.errors import InputError
         if to_date < from_date:
             raise InputError("toDate is before fromDate.", field="toDate")
         async with info.context.sessions() as session:
@@ -324,7 +323,6 @@ class Party:
 
     @strawberry.field(description="The party's accounts (customers see only their own).")
     async def accounts(self, info: Info) -> list[Account]:
-        from shared.graphql import parse_uuid
         info.context.require()
         rows = await info.context.loaders.by_party.load(parse_uuid(self.id))
         return [Account.of(r) for r in rows]

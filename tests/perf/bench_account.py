@@ -105,7 +105,8 @@ async def run(seconds: float, concurrency: int, accounts: int) -> None:
         token = issue_dev_token(settings, role="ops", sub="bench", ttl_seconds=3600)
         async with serve(create_app(settings)) as base:
             url = f"{base}/graphql"
-            limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+            limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8,
+                                  keepalive_expiry=2)
             async with httpx.AsyncClient(limits=limits, timeout=60,
                                          headers={"authorization": f"Bearer {token}"}) as client:
                 product = uuid.uuid4()

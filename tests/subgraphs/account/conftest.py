@@ -107,7 +107,7 @@ async def account_url(settings: Settings, account_db: AsyncEngine, provisioned: 
 
 @pytest.fixture(scope="session")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200, keepalive_expiry=2)) as client:
         yield client
 
 

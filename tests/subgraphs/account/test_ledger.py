@@ -256,3 +256,21 @@ async def test_bad_input_is_typed_and_writes_nothing(gql: GraphQLClient, open_ac
     odd = await gql(OVERDRAFT, {"id": account_id, "limit": {"amount": "10.005", "currency": "EUR"}})
     assert odd["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert await counts(sessions) == before
+
+
+async def test_opposite_concurrent_transfers_neither_deadlock_nor_lose_money(gql: GraphQLClient,
+                                                                            open_active: OpenFn, sessions) -> None:
+    a = await open_active(funded="500.00")
+    b = await open_active(funded="500.00")
+
+    async def move(src: str, dst: str, i: int) -> str:
+        body = await gql.data(PAY, {"input": {"accountId": src, "toAccountId": dst,
+                                              "amount": {"amount": "7.00", "currency": "EUR"}},
+                                    "key": f"x-{src}-{i}"})
+        return str(body["makePayment"]["__typename"])
+
+    outcomes = await asyncio.gather(*[move(a, b, i) for i in range(40)], *[move(b, a, i) for i in range(40)])
+    assert set(outcomes) == {"Payment"}
+    balances = [(await gql.data(ACCOUNT, {"id": x}))["account"]["bookedBalance"]["amount"] for x in (a, b)]
+    assert balances == ["500.00", "500.00"]
+    await _invariants(sessions)
