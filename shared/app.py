@@ -75,7 +75,7 @@ class SubgraphGraphQL(GraphQL):
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
-                principal = runtime.validator.validate(token)
+                principal = await runtime.validator.validate_async(token)
         except AuthError as exc:
             raise HTTPException(401, exc.message) from None
         return BaseContext(

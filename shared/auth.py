@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -140,6 +141,12 @@ class TokenValidator:
             self._keys = self._load_keys()
             self._fetched_at = now
         return self._keys
+
+    async def validate_async(self, token: str) -> Principal:
+        """Validates without blocking the event loop: a JWKS fetched over HTTP is read in a worker thread."""
+        if self.settings.auth_jwks_url:
+            return await asyncio.to_thread(self.validate, token)
+        return self.validate(token)
 
     def validate(self, token: str) -> Principal:
         """Returns the Principal of a valid token, else raises AuthError."""
