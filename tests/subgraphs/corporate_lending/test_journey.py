@@ -301,3 +301,19 @@ async def test_facility_lifecycle_guards(staff, co_sessions, settings: Settings)
                                                 "key": uuid.uuid4().hex}))["recordRepayment"]
     assert repaid["status"] == "REPAID" and repaid["principalOutstanding"]["amount"] == "0.00"
     assert (await rm.data(move, {"id": term["id"], "s": "CLOSED"}))["changeFacilityStatus"]["status"] == "CLOSED"
+
+
+async def test_drawdown_idempotency(staff, co_sessions) -> None:
+    f = await available_facility(staff, str(uuid.uuid4()), conditionsPrecedent=[])
+    rm = staff("rm", "rm-maker")
+    key, acct = uuid.uuid4().hex, str(uuid.uuid4())
+    before = await counts(co_sessions, Drawdown)
+    first, second = [(await rm.data(DRAW, {"id": f["id"], "amount": eur("250000.00"), "acct": acct,
+                                           "key": key}))["executeDrawdown"] for _ in range(2)]
+    assert first["id"] == second["id"]
+    assert await counts(co_sessions, Drawdown) == (before[0] + 1, before[1] + 2)
+    other = (await rm.data(DRAW, {"id": f["id"], "amount": eur("1.00"), "acct": acct, "key": key}))[
+        "executeDrawdown"]
+    assert other["code"] == "IDEMPOTENCY_KEY_REUSED"
+    fac = (await rm.data(READ_FAC, {"id": f["id"]}))["facility"]
+    assert fac["drawn"]["amount"] == "250000.00"
