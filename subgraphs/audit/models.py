@@ -17,7 +17,10 @@ class Base(DeclarativeBase):
 
 
 class Evidence(Base):
-    """One evidence entry: a domain event as received, chained to its predecessor by SHA-256."""
+    """One evidence entry: a domain event as received, chained to its predecessor by SHA-256.
+
+    Text columns are unbounded on purpose: evidence must never refuse an event for its length.
+    """
 
     __tablename__ = "audit_evidence"
 
@@ -25,16 +28,16 @@ class Evidence(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    source: Mapped[str] = mapped_column(String(64))
-    event_type: Mapped[str] = mapped_column(String(128))
-    nats_subject: Mapped[str] = mapped_column(String(255))
-    subject: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    nats_subject: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
     aggregate_version: Mapped[int] = mapped_column(Integer)
-    actor_sub: Mapped[str] = mapped_column(String(255))
+    actor_sub: Mapped[str] = mapped_column(Text)
     actor: Mapped[dict[str, Any]] = mapped_column(JSONB)
     reason: Mapped[str | None] = mapped_column(Text)
-    correlation_id: Mapped[str] = mapped_column(String(128))
-    causation_id: Mapped[str | None] = mapped_column(String(128))
+    correlation_id: Mapped[str] = mapped_column(Text)
+    causation_id: Mapped[str | None] = mapped_column(Text)
     schema_version: Mapped[int] = mapped_column(Integer)
     before: Mapped[Any] = mapped_column(JSONB, nullable=True)
     after: Mapped[Any] = mapped_column(JSONB, nullable=True)

@@ -168,3 +168,14 @@ async def test_checkpoints_are_also_time_based_and_resume_from_the_directory(fre
     assert await timed.run_once() == []  # nothing new
     result = await verify(fresh_chain)
     assert result.ok and result.checkpoints_checked == 2
+
+
+async def test_long_and_unicode_fields_are_recorded_and_verify(fresh_chain: Chain) -> None:
+    sessions = fresh_chain[0]
+    env = envelope(reason="Grund: Überprüfung 🔍 " * 50, note="ünïcödé", amount="1234567.8900", ratio=0.1,
+                   nested={"b": [1, 2.5, None, True], "a": {"z": "x"}})
+    env = type(env)(**{**env.__dict__, "correlation_id": "c" * 300})
+    async with sessions() as session, session.begin():
+        await append_evidence(session, env)
+    result = await verify(fresh_chain)
+    assert result.ok and result.last_sequence == 1
