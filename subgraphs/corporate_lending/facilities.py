@@ -18,6 +18,7 @@ from shared.validation import reason as check_reason
 from shared.validation import required_text
 from subgraphs.corporate_lending import events
 from subgraphs.corporate_lending.common import lock, now, replayed
+from subgraphs.corporate_lending.fees import decreasing_limit
 from subgraphs.corporate_lending.models import (
     FACILITY_TRANSITIONS,
     Covenant,
@@ -31,9 +32,18 @@ from subgraphs.corporate_lending.models import (
 from subgraphs.lending_schedules.engine import generate, schedule_to_json, terms_from_json
 
 
+def current_limit(f: Facility, on: dt.date | None = None) -> Decimal:
+    """The limit in force: the committed limit, stepped down monthly for a DECREASING facility."""
+    if f.facility_type != FacilityType.DECREASING:
+        return Decimal(f.limit_amount)
+    start = f.created_at.date() if f.created_at else now().date()
+    return decreasing_limit(limit=f.limit_amount, start=start, maturity=f.maturity_date, on=on or now().date(),
+                            currency=f.currency)
+
+
 def available(f: Facility) -> Money:
-    """Limit minus drawn (pending drawdowns included)."""
-    return Money.of(f.limit_amount - f.drawn_amount, f.currency, exact=False)
+    """Limit in force minus drawn (pending drawdowns included), never below zero."""
+    return Money.of(max(current_limit(f) - f.drawn_amount, Decimal(0)), f.currency, exact=False)
 
 
 async def move(uow: UnitOfWork, f: Facility, target: FacilityStatus, reason: str | None) -> None:

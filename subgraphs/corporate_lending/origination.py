@@ -221,7 +221,8 @@ async def accept_offer(uow: UnitOfWork, *, offer_id: str, idempotency_key: str,
             currency=offer.currency, annual_rate_pct=offer.base_rate_pct + offer.margin_pct,
             commitment_fee_pct=offer.commitment_fee_pct, availability_end=add_months(today, offer.availability_months),
             maturity_date=maturity, schedule_terms=terms, allocation_order=AllocationOrder.INTEREST_FIRST.value,
-            conditions_outstanding=list(offer.conditions_precedent), status=status.value, version=1)
+            conditions_outstanding=list(offer.conditions_precedent), status=status.value, version=1,
+            created_at=now())
         uow.session.add(facility)
         await uow.session.flush()  # no ORM relationships: the facility row must exist before its covenants
         uow.session.add_all(Covenant(id=uuid.uuid4(), facility_id=facility.id, metric=c["metric"],

@@ -24,6 +24,7 @@ from shared.graphql import (
 )
 from shared.money import Money
 from subgraphs.corporate_lending import models
+from subgraphs.corporate_lending.facilities import current_limit
 from subgraphs.corporate_lending.fees import commitment_fee
 from subgraphs.corporate_lending.queries import scope_of
 from subgraphs.lending_schedules.engine import installments_from_json
@@ -218,6 +219,7 @@ class Facility:
     facility_type: FacilityTypeEnum
     limit: MoneyType
     drawn: MoneyType
+    current_limit: MoneyType = strawberry.field(description="The limit in force today (steps down if DECREASING).")
     available: MoneyType
     annual_rate_pct: Decimal
     commitment_fee_pct: Decimal
@@ -233,7 +235,8 @@ class Facility:
         c = r.currency
         return cls(row=r, id=_id(r.id), borrower_party_id=_id(r.borrower_party_id), offer_id=_id(r.offer_id),
                    facility_type=models.FacilityType(r.facility_type), limit=_m(r.limit_amount, c),
-                   drawn=_m(r.drawn_amount, c), available=_m(r.limit_amount - r.drawn_amount, c),
+                   drawn=_m(r.drawn_amount, c), current_limit=_m(current_limit(r), c),
+                   available=_m(max(current_limit(r) - r.drawn_amount, Decimal(0)), c),
                    annual_rate_pct=r.annual_rate_pct.normalize(), commitment_fee_pct=r.commitment_fee_pct.normalize(),
                    availability_end=r.availability_end, maturity_date=r.maturity_date,
                    allocation_order=models.AllocationOrder(r.allocation_order),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from subgraphs.corporate_lending.fees import commitment_fee
+from subgraphs.corporate_lending.fees import commitment_fee, decreasing_limit, months_between
 
 START = dt.date(2026, 1, 1)
 
@@ -26,3 +26,15 @@ def test_repayments_on_a_revolver_restore_the_fee_base_and_nothing_accrues_befor
     assert fee == Decimal("3000.00")  # 500,000 x 1 % x 73/365 + 1,000,000 x 1 % x 73/365
     assert commitment_fee(limit=Decimal("1"), fee_pct=Decimal("1"), start=START, end=START, drawn_changes=[],
                           currency="JPY") == Decimal("0")
+
+
+def test_decreasing_limit_steps_down_monthly_to_zero() -> None:
+    maturity = dt.date(2027, 1, 1)  # 12 months
+    at = lambda d: decreasing_limit(limit=Decimal("1200000.00"), start=START, maturity=maturity, on=d,  # noqa: E731
+                                    currency="EUR")
+    assert at(START) == Decimal("1200000.00")
+    assert at(dt.date(2026, 1, 31)) == Decimal("1200000.00")
+    assert at(dt.date(2026, 2, 1)) == Decimal("1100000.00")
+    assert at(dt.date(2026, 7, 15)) == Decimal("600000.00")
+    assert at(dt.date(2027, 6, 1)) == Decimal("0.00")
+    assert months_between(dt.date(2026, 1, 31), dt.date(2026, 2, 28)) == 0

@@ -317,3 +317,19 @@ async def test_drawdown_idempotency(staff, co_sessions) -> None:
     assert other["code"] == "IDEMPOTENCY_KEY_REUSED"
     fac = (await rm.data(READ_FAC, {"id": f["id"]}))["facility"]
     assert fac["drawn"]["amount"] == "250000.00"
+
+
+async def test_decreasing_facility_shows_its_limit_in_force(staff) -> None:
+    party = str(uuid.uuid4())
+    rm = staff("rm", "rm-maker")
+    app_id = await approved_application(staff, party, facilityType="DECREASING")
+    o = (await rm.data(OFFER, {"id": app_id, "input": offer_input(conditionsPrecedent=[]),
+                               "key": uuid.uuid4().hex}))["issueOffer"]
+    f = (await rm.data(ACCEPT, {"id": o["id"], "key": uuid.uuid4().hex}))["acceptOffer"]
+    assert f["status"] == "AVAILABLE" and f["facilityType"] == "DECREASING"
+    d = (await rm.data(DRAW, {"id": f["id"], "amount": eur("1000000.00"), "acct": str(uuid.uuid4()),
+                              "key": uuid.uuid4().hex}))["executeDrawdown"]
+    assert d["status"] == "PENDING_SETTLEMENT"  # no step-down has happened on day one
+    fac = await rm.data("query($id: ID!) { facility(id: $id) { currentLimit { amount } available { amount } } }",
+                        {"id": f["id"]})
+    assert fac["facility"] == {"currentLimit": {"amount": "1000000.00"}, "available": {"amount": "0.00"}}
