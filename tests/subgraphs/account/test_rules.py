@@ -83,3 +83,14 @@ def test_mandate_bands_and_combinations(amount: str, approvers: list[str], ok: b
 
 def test_no_band_for_other_operations() -> None:
     assert rules.band_rule(RULES, "ACCOUNT_CLOSE", Decimal(1)) is None
+
+
+def test_available_balance_counts_holds_and_unexpired_overdraft_only() -> None:
+    from subgraphs.account.models import Account
+
+    account = Account(booked_balance=Decimal("100.00"), held_amount=Decimal("30.00"),
+                      overdraft_limit=Decimal("500.00"), overdraft_expires_on=D(2026, 6, 30))
+    assert account.available(D(2026, 6, 30)) == Decimal("570.00")
+    assert account.available(D(2026, 7, 1)) == Decimal("70.00")  # the arrangement expired
+    account.overdraft_expires_on = None
+    assert account.overdraft_headroom(D(2030, 1, 1)) == Decimal("500.00")
