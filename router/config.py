@@ -11,6 +11,8 @@ import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from router.headers import HeaderRule
+
 SUBGRAPH_URL_ENV_PREFIX = "FINPACE_SUBGRAPH_URL_"
 # Where `npm ci --prefix router/graphiql_assets` installs GraphiQL and React at set-up.
 DEFAULT_GRAPHIQL_ASSETS = Path(__file__).parent / "graphiql_assets" / "node_modules"
@@ -40,6 +42,7 @@ class RouterSettings(BaseSettings):
     max_depth: int = Field(default=64, gt=0)
     plan_cache_size: int = Field(default=512, gt=0)
     propagate_headers: list[str] = Field(default_factory=lambda: ["authorization"])
+    header_rules: list[HeaderRule] = Field(default_factory=list)  # applied after propagate_headers, in order
     subgraph_urls: dict[str, str] = Field(default_factory=dict)
     graphiql: bool = False
     expose_query_plan: bool = False

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from router.config import AuthMode
+from router.headers import HeaderRule, apply_rules
 
 if TYPE_CHECKING:
     from router.app import RouterState
@@ -48,9 +49,13 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
-def forwarded_headers(request: Request, propagate: list[str]) -> tuple[dict[str, str], str]:
-    """Headers sent to every subgraph: the allow-listed ones, a correlation id and a traceparent."""
+def forwarded_headers(
+    request: Request, propagate: list[str], rules: list[HeaderRule] | None = None
+) -> tuple[dict[str, str], str]:
+    """Headers sent to every subgraph: the allow-listed ones, the rules, a correlation id and a traceparent."""
     out = {name.lower(): request.headers[name] for name in propagate if name in request.headers}
+    if rules:
+        out = apply_rules(request.headers, rules, out)
     correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
     out["x-correlation-id"] = correlation
     parent = request.headers.get("traceparent")
@@ -131,7 +136,7 @@ async def graphql_endpoint(request: Request) -> Response:
         except PermissionError as exc:
             return _error_response(401, str(exc) or "Invalid token.", "UNAUTHENTICATED", media)
     engine = await state.engine()
-    headers, correlation = forwarded_headers(request, settings.propagate_headers)
+    headers, correlation = forwarded_headers(request, settings.propagate_headers, settings.header_rules)
     started = time.perf_counter()
     try:
         async with asyncio.timeout(settings.request_timeout):

@@ -208,3 +208,16 @@ async def test_subgraph_errors_redacted_when_configured(client_for) -> None:
     body = resp.json()
     assert body["data"]["cards"][1] == {"id": "k2", "pinHint": None}
     assert body["errors"] == [{"message": "Subgraph errors redacted", "path": ["cards", 1, "pinHint"]}]
+
+
+async def test_header_rules_from_settings(client_for) -> None:
+    header_rules = [
+        {"action": "propagate", "named": "x-secret", "rename": "x-tenant"},
+        {"action": "remove", "named": "authorization"},
+    ]
+    query = '{ t: header(name: "x-tenant") a: header(name: "authorization") }'
+    async with client_for(header_rules=header_rules) as client:
+        resp = await client.post(
+            "/graphql", json={"query": query}, headers={"x-secret": "acme", "authorization": "Bearer z"}
+        )
+    assert resp.json()["data"] == {"t": "acme", "a": None}
