@@ -183,6 +183,13 @@ async def test_replaying_mutations_changes_nothing(gql: GraphQLClient, open_acti
                          "amount": {"amount": "5.00", "currency": "EUR"}},
                "key": uuid.uuid4().hex}),
     ]
+    hold = """mutation($id: ID!, $k: String!) { placeHold(accountId: $id, amount: {amount: "1.00", currency: "EUR"},
+        reason: "card authorisation", idempotencyKey: $k) { __typename ... on Hold { id amount { amount } } } }"""
+    mandate = """mutation($id: ID!, $p: ID!, $k: String!) { createMandate(input: {accountId: $id,
+        signatories: [{partyId: $p, group: "A"}], rules: [{min: "0", requires: [{groups: ["A"], count: 1}]}]},
+        reason: "board resolution", idempotencyKey: $k) { __typename ... on Mandate { id } } }"""
+    calls += [(hold, {"id": account_id, "k": uuid.uuid4().hex}),
+              (mandate, {"id": other, "p": str(uuid.uuid4()), "k": uuid.uuid4().hex})]
     for query, variables in calls:
         first = await gql.data(query, variables)
         snapshot = await counts(sessions)
@@ -193,7 +200,7 @@ async def test_replaying_mutations_changes_nothing(gql: GraphQLClient, open_acti
     reused = await gql.data(RECEIVE, {**calls[1][1], "amount": {"amount": "11.00", "currency": "EUR"}})
     assert reused["receivePayment"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     acc = (await gql.data(ACCOUNT, {"id": account_id}))["account"]
-    assert acc["bookedBalance"]["amount"] == "100.00"
+    assert acc["bookedBalance"]["amount"] == "100.00" and acc["heldAmount"]["amount"] == "1.00"
 
 
 async def test_reversal_negates_and_cannot_repeat(gql: GraphQLClient, open_active: OpenFn, sessions) -> None:
