@@ -17,22 +17,26 @@ CHAINED_FIELDS = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_UTC = dt.UTC
+
+
 def _timestamp(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not _UTC:
+        value = value.astimezone(_UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_entry(entry: Any) -> bytes:
     """Returns the canonical bytes of an entry (row or mapping): sorted compact UTF-8 JSON of the chained fields."""
-    get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
-    body: dict[str, Any] = {}
-    for name in CHAINED_FIELDS:
-        value = get(name)
-        if isinstance(value, dt.datetime):
-            value = _timestamp(value)
-        elif name == "event_id":
-            value = str(value)
-        body[name] = value
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    if isinstance(entry, dict):
+        body = {name: entry[name] for name in CHAINED_FIELDS}
+    else:
+        body = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    body["occurred_at"] = _timestamp(body["occurred_at"])
+    body["recorded_at"] = _timestamp(body["recorded_at"])
+    body["event_id"] = str(body["event_id"])
+    return _ENCODER.encode(body).encode()
 
 
 def link_hash(prev_hash: str, canonical: bytes) -> str:

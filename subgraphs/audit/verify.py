@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,37 +60,47 @@ async def verify_chain(
         return VerifyResult(False, checked, len(checkpoints), expected_seq - 1, prev_hash, sequence,
                             str(row.event_id) if row is not None else None, problem, message)
 
-    async with sessions() as session:
-        last = 0
-        while True:
-            rows = (await session.execute(
-                select(*Evidence.__table__.c).where(Evidence.sequence > last).order_by(Evidence.sequence)
-                .limit(batch)
-            )).all()
-            if not rows:
-                break
-            for row in rows:
-                if row.sequence != expected_seq:
-                    return bad(None, expected_seq, "MISSING_ENTRY",
-                               f"entry {expected_seq} is missing (next stored entry is {row.sequence})")
-                if row.prev_hash != prev_hash:
-                    return bad(row, row.sequence, "BROKEN_LINK",
-                               f"entry {row.sequence} does not link to the hash of entry {row.sequence - 1}")
-                if entry_hash(prev_hash, row) != row.hash:
-                    return bad(row, row.sequence, "HASH_MISMATCH",
-                               f"entry {row.sequence}'s content does not match its hash")
-                while cp_index < len(checkpoints) and checkpoints[cp_index].to_seq < row.sequence:
-                    cp_index += 1
-                if cp_index < len(checkpoints):
-                    recorded = checkpoints[cp_index].expected(row.sequence)
-                    if recorded is not None and recorded != row.hash:
-                        return bad(row, row.sequence, "CHECKPOINT_MISMATCH",
-                                   f"entry {row.sequence} differs from signed checkpoint "
-                                   f"{checkpoints[cp_index].path.name} (rewritten and re-hashed)")
-                prev_hash, expected_seq, checked = row.hash, row.sequence + 1, checked + 1
-            last = rows[-1].sequence
-            if progress is not None:
-                progress(checked)
+    async def fetch(session: AsyncSession, after: int) -> list[Any]:
+        return list((await session.execute(
+            select(*Evidence.__table__.c).where(Evidence.sequence > after).order_by(Evidence.sequence).limit(batch)
+        )).all())
+
+    # Two sessions: the next batch is read while this one is hashed.
+    async with sessions() as one, sessions() as other:
+        pending: asyncio.Task[list[Any]] | None = None
+        try:
+            rows, spare = await fetch(one, 0), other
+            while rows:
+                pending = asyncio.create_task(fetch(spare, rows[-1].sequence))
+                spare = one if spare is other else other
+                await asyncio.sleep(0)  # let the query go out; the server works while this batch is hashed
+                for row in rows:
+                    if row.sequence != expected_seq:
+                        return bad(None, expected_seq, "MISSING_ENTRY",
+                                   f"entry {expected_seq} is missing (next stored entry is {row.sequence})")
+                    if row.prev_hash != prev_hash:
+                        return bad(row, row.sequence, "BROKEN_LINK",
+                                   f"entry {row.sequence} does not link to the hash of entry {row.sequence - 1}")
+                    if entry_hash(prev_hash, row) != row.hash:
+                        return bad(row, row.sequence, "HASH_MISMATCH",
+                                   f"entry {row.sequence}'s content does not match its hash")
+                    while cp_index < len(checkpoints) and checkpoints[cp_index].to_seq < row.sequence:
+                        cp_index += 1
+                    if cp_index < len(checkpoints):
+                        recorded = checkpoints[cp_index].expected(row.sequence)
+                        if recorded is not None and recorded != row.hash:
+                            return bad(row, row.sequence, "CHECKPOINT_MISMATCH",
+                                       f"entry {row.sequence} differs from signed checkpoint "
+                                       f"{checkpoints[cp_index].path.name} (rewritten and re-hashed)")
+                    prev_hash, expected_seq, checked = row.hash, row.sequence + 1, checked + 1
+                if progress is not None:
+                    progress(checked)
+                rows, pending = await pending, None
+        finally:
+            if pending is not None:  # an early verdict leaves the prefetch running
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
     covered = max((c.to_seq for c in checkpoints), default=0)
     if covered >= expected_seq:
         return bad(None, expected_seq, "MISSING_TAIL",

@@ -179,3 +179,16 @@ async def test_long_and_unicode_fields_are_recorded_and_verify(fresh_chain: Chai
         await append_evidence(session, env)
     result = await verify(fresh_chain)
     assert result.ok and result.last_sequence == 1
+
+
+async def test_verdicts_hold_across_small_batches(fresh_chain: Chain) -> None:
+    sessions, _, config = fresh_chain
+    await build(fresh_chain)
+    public = load_public_key(config.public_key_path())
+    seen: list[int] = []
+    intact = await verify_chain(sessions, config.checkpoint_dir, public, batch=4, progress=seen.append)
+    assert intact.ok and intact.entries_checked == 12 and seen == [4, 8, 12]
+    await tamper(fresh_chain, "UPDATE audit_evidence SET actor = '{\"sub\": \"mallory\"}' WHERE sequence = 9")
+    broken = await verify_chain(sessions, config.checkpoint_dir, public, batch=4)
+    assert (broken.ok, broken.first_bad_sequence, broken.problem, broken.entries_checked) == (
+        False, 9, "HASH_MISMATCH", 8)
