@@ -38,7 +38,7 @@ async def connect(url: str, *, name: str) -> NATS:
     """Connects to NATS with reconnects forever, naming the connection after the service."""
     return await nats.connect(
         url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5,
-        allow_reconnect=True,
+        allow_reconnect=True, drain_timeout=5,
     )
 
 
