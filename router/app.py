@@ -48,6 +48,7 @@ class RouterState:
             timeout=self.settings.subgraph_timeout,
             max_connections=self.settings.max_connections_per_subgraph,
             coalesce=self.settings.coalesce_requests,
+            transport=self.settings.subgraph_transport,
         )
         self._engine = Engine(
             supergraph,

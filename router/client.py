@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from router.transport import NativePool
+
 _ACCEPT = "application/graphql-response+json, application/json"
 
 
@@ -28,11 +30,16 @@ class SubgraphTimeout(Exception):
 
 
 class SubgraphClient:
-    """One long-lived httpx client per subgraph; never one per request."""
+    """One long-lived pooled client per subgraph (httpx, or the lean native transport); never one per request."""
 
-    def __init__(self, timeout: float = 30.0, max_connections: int = 100, coalesce: bool = True) -> None:
+    def __init__(
+        self, timeout: float = 30.0, max_connections: int = 100, coalesce: bool = True, transport: str = "httpx"
+    ) -> None:
+        if transport not in ("httpx", "native"):
+            raise ValueError(f"Subgraph transport {transport!r} is not one of 'httpx', 'native'.")
         self.timeout = timeout
         self.coalesce = coalesce
+        self._native = NativePool(max_connections) if transport == "native" else None
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._inflight: dict[tuple, asyncio.Future] = {}
@@ -73,6 +80,13 @@ class SubgraphClient:
 
     async def _send(self, name: str, url: str, payload: bytes, headers: dict[str, str]) -> SubgraphResponse:
         all_headers = {**headers, "content-type": "application/json", "accept": _ACCEPT}
+        if self._native is not None:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    status, media, body = await self._native.post(url, payload, all_headers)
+            except TimeoutError as exc:
+                raise SubgraphTimeout(name) from exc
+            return SubgraphResponse(status, media, body)
         try:
             resp = await self._client(name).post(url, content=payload, headers=all_headers)
         except httpx.TimeoutException as exc:
@@ -81,6 +95,8 @@ class SubgraphClient:
         return SubgraphResponse(resp.status_code, content_type, resp.content)
 
     async def aclose(self) -> None:
+        if self._native is not None:
+            await self._native.aclose()
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()

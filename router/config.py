@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
@@ -47,6 +47,7 @@ class RouterSettings(BaseSettings):
     graphiql: bool = False
     expose_query_plan: bool = False
     coalesce_requests: bool = True
+    subgraph_transport: Literal["httpx", "native"] = "httpx"
     include_subgraph_errors: bool = True  # False in production: messages and extensions are redacted
     csrf_prevention: bool = True
     override_labels: list[str] = Field(default_factory=list)  # progressive @override labels always on
