@@ -87,7 +87,41 @@ def embedded_servers(settings: Settings, *, postgres: bool = True, nats: bool = 
         yield settings.model_copy(update=updates)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _DomainCommands(click.Group):
+    """The finpace group, plus each domain's own command group (`subgraphs.<name>.cli.build_group`).
+
+    Domain groups are found by name through the registry and imported only when invoked or
+    listed, so `finpace --help` and `finpace up` stay fast and `shared` imports no domain.
+    """
+
+    def _domain_modules(self) -> dict[str, str]:
+        import importlib.util
+
+        from shared.registry import load_subgraphs
+
+        try:
+            names = [s.name for s in load_subgraphs()]
+        except Exception:
+            return {}
+        return {name: f"subgraphs.{name}.cli" for name in names
+                if importlib.util.find_spec(f"subgraphs.{name}.cli") is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._domain_modules()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        module = self._domain_modules().get(name)
+        if module is None:
+            return None
+        build = _lazy(module, "build_group", f"The {name} commands")
+        group: click.Command = build(lambda: embedded_servers(_settings(), nats=False))
+        return group
+
+
+@click.group(cls=_DomainCommands, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="finpace", prog_name="finpace")
 def main() -> None:
     """Finpace: a federated GraphQL banking platform. Start everything with `finpace up`."""
