@@ -49,3 +49,17 @@ def test_dockerfile_installs_from_the_lock_and_runs_finpace() -> None:
     assert "--require-hashes" in dockerfile
     assert 'ENTRYPOINT ["finpace"]' in dockerfile
     assert (REPO / "requirements.lock").is_file()
+
+
+def test_every_subgraph_has_a_service_and_a_router_url() -> None:
+    from shared.registry import load_subgraphs
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text())
+    router_env = compose["services"]["router"]["environment"]
+    for service in load_subgraphs():
+        block = compose["services"][service.name]
+        assert block["command"][:2] == ["serve", service.name]
+        assert f"127.0.0.1:{service.port}:{service.port}" in block["ports"]
+        assert router_env[f"FINPACE_SUBGRAPH_URL_{service.name.upper()}"] == \
+            f"http://{service.name}:{service.port}/graphql"
+        assert service.name in compose["services"]["router"]["depends_on"]
