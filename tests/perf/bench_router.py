@@ -145,7 +145,8 @@ def _write_docs(args, table: str) -> None:
         "## Router\n\n"
         "Method: `python -m tests.perf.bench_router` starts the `entities` test scenario's three Strawberry "
         "subgraphs (one uvicorn process each), composes nothing (both gateways read the same committed "
-        "supergraph), then runs each gateway alone, pinned to one core: the router under uvicorn (1 worker), "
+        "supergraph), then runs each gateway alone, pinned to one core: the router under uvicorn (1 worker, once "
+        "per subgraph transport: httpx, the default, and the opt-in native one), "
         "Apollo Gateway 2.14.4 on Node with @apollo/server. "
         f"{args.concurrency} concurrent keep-alive clients send the same query for {args.duration:.0f} s after a "
         f"1 s warm-up. Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}. Peak RSS includes the "
@@ -183,23 +184,29 @@ async def main_async(args) -> None:
             supergraph = Path(tmp) / "supergraph.graphql"
             supergraph.write_text(sdl)
             results = {}
-            port = free_port()
-            env = {**os.environ, "FINPACE_ROUTER_SUPERGRAPH": str(supergraph), "FINPACE_ROUTER_CSRF_PREVENTION": "0"}
-            cmd = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "router.app:create_app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ]
-            results["router"] = await _run_target(
-                "router", cmd, env, f"http://127.0.0.1:{port}/graphql", args, gateway_core
-            )
+            for transport in args.transports:
+                port = free_port()
+                env = {
+                    **os.environ,
+                    "FINPACE_ROUTER_SUPERGRAPH": str(supergraph),
+                    "FINPACE_ROUTER_CSRF_PREVENTION": "0",
+                    "FINPACE_ROUTER_SUBGRAPH_TRANSPORT": transport,
+                }
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "router.app:create_app",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ]
+                results[f"router ({transport})"] = await _run_target(
+                    "router", cmd, env, f"http://127.0.0.1:{port}/graphql", args, gateway_core
+                )
             port = free_port()
             cmd = ["node", str(APOLLO / "gateway.mjs"), str(supergraph), str(port)]
             results["Apollo Gateway"] = await _run_target(
@@ -219,6 +226,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
+    parser.add_argument(
+        "--transports", nargs="+", default=["httpx", "native"], help="router subgraph transports to measure"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
