@@ -6,7 +6,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
@@ -20,6 +20,8 @@ from strawberry.types import Info
 
 from shared import errors, metrics
 from shared.auth import Principal
+from shared.db import RequestContext, UnitOfWork
+from shared.events import Actor
 from shared.money import Money as MoneyValue
 from shared.money import minor_units
 
@@ -179,6 +181,22 @@ class BaseContext:
         if roles and not self.principal.has_role(*roles):
             raise errors.Forbidden(f"Role {sorted(self.principal.roles)} may not do this; needs one of {list(roles)}.")
         return self.principal
+
+
+def unit_of_work(info: Info, *roles: str, anonymous: bool = False) -> UnitOfWork:
+    """Returns a unit of work acting as the caller (who must hold one of `roles`; anyone when anonymous)."""
+    principal = info.context.principal if anonymous else info.context.require(*roles)
+    actor = (Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
+             if principal is not None else Actor(sub="anonymous", roles=("anonymous",)))
+    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
+
+
+async def run_command(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
+    """Awaits a use case and wraps its result; an expected DomainError becomes its result-union member."""
+    try:
+        return wrap(await call)
+    except errors.DomainError as exc:
+        return domain_error(exc)
 
 
 class IsAuthenticated(BasePermission):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
-from shared.errors import DomainError
-from shared.events import Actor
-from shared.graphql import FinpaceErrors, MoneyInput, domain_error, operation_metrics, parse_uuid
+from shared.graphql import (
+    FinpaceErrors,
+    MoneyInput,
+    operation_metrics,
+    parse_uuid,
+    run_command,
+    unit_of_work,
+)
 from shared.money import Money
 from shared.validation import text
 from subgraphs.account import payments, queries, service
@@ -46,19 +49,6 @@ WRITERS = ("ops", "rm", "admin")
 OPS = ("ops", "admin")
 
 
-def _uow(info: Info, *roles: str) -> UnitOfWork:
-    principal = info.context.require(*roles)
-    actor = Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
-async def _run(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
-    try:
-        return wrap(await call)
-    except DomainError as exc:
-        return domain_error(exc)
-
-
 def _entry(row: Any) -> Any:
     return JournalEntryType.of(row)
 
@@ -83,53 +73,94 @@ class Mutation:
     @strawberry.mutation(description="Opens a PENDING_OPEN account for a party on a pinned product version.")
     async def open_account(self, info: Info, input: OpenAccountInput, idempotency_key: str) -> AccountResult:
         command = input.to_command()
-        return await _run(service.open_account(_uow(info, *WRITERS), data=command, idempotency_key=idempotency_key),
-                          Account.of)
+        return await run_command(
+            service.open_account(unit_of_work(info, *WRITERS), data=command, idempotency_key=idempotency_key),
+            Account.of,
+        )
 
     @strawberry.mutation(description="PENDING_OPEN → ACTIVE.")
     async def activate_account(self, info: Info, account_id: strawberry.ID, reason: str) -> AccountResult:
-        return await _run(service.activate_account(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                   reason=reason), Account.of)
+        return await run_command(
+            service.activate_account(
+                unit_of_work(info, *OPS), account_id=parse_uuid(account_id, field="accountId"), reason=reason
+            ),
+            Account.of,
+        )
 
     @strawberry.mutation(description="ACTIVE → CLOSED at zero balance with no holds.")
     async def close_account(self, info: Info, account_id: strawberry.ID, reason: str) -> AccountResult:
-        return await _run(service.close_account(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                reason=reason), Account.of)
+        return await run_command(
+            service.close_account(
+                unit_of_work(info, *OPS), account_id=parse_uuid(account_id, field="accountId"), reason=reason
+            ),
+            Account.of,
+        )
 
     @strawberry.mutation(description="Applies (applied=true) or lifts a restriction.")
-    async def set_account_restriction(self, info: Info, account_id: strawberry.ID, restriction: RestrictionEnum,
-                                      applied: bool, reason: str) -> AccountResult:
-        return await _run(service.set_restriction(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                  restriction=Restriction(restriction.value), applied=applied,
-                                                  reason=reason), Account.of)
+    async def set_account_restriction(
+        self, info: Info, account_id: strawberry.ID, restriction: RestrictionEnum, applied: bool, reason: str
+    ) -> AccountResult:
+        return await run_command(
+            service.set_restriction(
+                unit_of_work(info, *OPS),
+                account_id=parse_uuid(account_id, field="accountId"),
+                restriction=Restriction(restriction.value),
+                applied=applied,
+                reason=reason,
+            ),
+            Account.of,
+        )
 
     @strawberry.mutation(description="Arranges or changes the overdraft (limit 0 removes it).")
-    async def set_overdraft_limit(self, info: Info, account_id: strawberry.ID, limit: MoneyInput, reason: str,
-                                  debit_rate_pct: Decimal | None = None,
-                                  expires_on: dt.date | None = None) -> AccountResult:
+    async def set_overdraft_limit(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        limit: MoneyInput,
+        reason: str,
+        debit_rate_pct: Decimal | None = None,
+        expires_on: dt.date | None = None,
+    ) -> AccountResult:
         amount = Money.of(limit.amount, limit.currency)
         pct = rate(debit_rate_pct, field="debitRatePct") if debit_rate_pct is not None else None
-        return await _run(service.set_overdraft(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                limit=amount, debit_rate_pct=pct, expires_on=expires_on,
-                                                reason=reason), Account.of)
+        return await run_command(
+            service.set_overdraft(
+                unit_of_work(info, *OPS),
+                account_id=parse_uuid(account_id, field="accountId"),
+                limit=amount,
+                debit_rate_pct=pct,
+                expires_on=expires_on,
+                reason=reason,
+            ),
+            Account.of,
+        )
 
     @strawberry.mutation
-    async def place_hold(self, info: Info, account_id: strawberry.ID, amount: MoneyInput, reason: str,
-                         idempotency_key: str, expires_at: dt.datetime | None = None) -> HoldResult:
+    async def place_hold(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        amount: MoneyInput,
+        reason: str,
+        idempotency_key: str,
+        expires_at: dt.datetime | None = None,
+    ) -> HoldResult:
         money = positive(amount.amount, amount.currency)
-        return await _run(service.place_hold(_uow(info, *WRITERS),
-                                             account_id=parse_uuid(account_id, field="accountId"),
-                                             amount=money, reason=reason, expires_at=expires_at,
-                                             idempotency_key=idempotency_key),
-                          lambda h: HoldType.of(h, money.currency))
+        return await run_command(
+            service.place_hold(
+                unit_of_work(info, *WRITERS),
+                account_id=parse_uuid(account_id, field="accountId"),
+                amount=money,
+                reason=reason,
+                expires_at=expires_at,
+                idempotency_key=idempotency_key,
+            ),
+            lambda h: HoldType.of(h, money.currency),
+        )
 
     @strawberry.mutation
     async def release_hold(self, info: Info, hold_id: strawberry.ID, reason: str) -> HoldResult:
-        uow = _uow(info, *WRITERS)
+        uow = unit_of_work(info, *WRITERS)
 
         async def run() -> Any:
             hold = await service.release_hold(uow, hold_id=parse_uuid(hold_id, field="holdId"), reason=reason)
@@ -137,78 +168,126 @@ class Mutation:
                 account = await session.get(AccountRow, hold.account_id)
             return HoldType.of(hold, account.currency if account else "EUR")
 
-        return await _run(run(), lambda h: h)
+        return await run_command(run(), lambda h: h)
 
     @strawberry.mutation(description="Credits an incoming external payment (clearing → account).")
-    async def receive_payment(self, info: Info, account_id: strawberry.ID, amount: MoneyInput, idempotency_key: str,
-                              reference: str | None = None, value_date: dt.date | None = None) -> EntryResult:
+    async def receive_payment(
+        self,
+        info: Info,
+        account_id: strawberry.ID,
+        amount: MoneyInput,
+        idempotency_key: str,
+        reference: str | None = None,
+        value_date: dt.date | None = None,
+    ) -> EntryResult:
         money = positive(amount.amount, amount.currency)
         ref = text(reference, field="reference", max_length=140, required=False)
-        return await _run(service.receive_payment(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                  amount=money, reference=ref, value_date=value_date,
-                                                  idempotency_key=idempotency_key), _entry)
+        return await run_command(
+            service.receive_payment(
+                unit_of_work(info, *OPS),
+                account_id=parse_uuid(account_id, field="accountId"),
+                amount=money,
+                reference=ref,
+                value_date=value_date,
+                idempotency_key=idempotency_key,
+            ),
+            _entry,
+        )
 
     @strawberry.mutation(description="Transfers to another account or pays out through clearing, under the mandate.")
     async def make_payment(self, info: Info, input: MakePaymentInput, idempotency_key: str) -> PaymentResult:
         command = input.to_command()
-        return await _run(payments.make_payment(_uow(info, *WRITERS), data=command, idempotency_key=idempotency_key),
-                          PaymentType.of)
+        return await run_command(
+            payments.make_payment(unit_of_work(info, *WRITERS), data=command, idempotency_key=idempotency_key),
+            PaymentType.of,
+        )
 
     @strawberry.mutation(description="Records a signatory's approval; executes the payment once the rule is met.")
-    async def approve_payment(self, info: Info, payment_id: strawberry.ID,
-                              signatory_party_id: strawberry.ID) -> PaymentResult:
+    async def approve_payment(
+        self, info: Info, payment_id: strawberry.ID, signatory_party_id: strawberry.ID
+    ) -> PaymentResult:
         principal = info.context.require()
         party = str(parse_uuid(signatory_party_id, field="signatoryPartyId"))
         roles = () if party in principal.party_ids else OPS  # a signatory approves for themself; ops on their behalf
-        return await _run(payments.approve_payment(_uow(info, *roles),
-                                                   payment_id=parse_uuid(payment_id, field="paymentId"),
-                                                   signatory_party_id=party), PaymentType.of)
+        return await run_command(
+            payments.approve_payment(
+                unit_of_work(info, *roles),
+                payment_id=parse_uuid(payment_id, field="paymentId"),
+                signatory_party_id=party,
+            ),
+            PaymentType.of,
+        )
 
     @strawberry.mutation(description="Expires pending payments past their expiry; returns how many.")
     async def expire_payments(self, info: Info) -> int:
-        return await payments.expire_payments(_uow(info, *OPS))
+        return await payments.expire_payments(unit_of_work(info, *OPS))
 
     @strawberry.mutation(description="Replaces the account's signing mandate (pending approvals are voided).")
-    async def create_mandate(self, info: Info, input: CreateMandateInput, reason: str,
-                             idempotency_key: str) -> MandateResult:
+    async def create_mandate(
+        self, info: Info, input: CreateMandateInput, reason: str, idempotency_key: str
+    ) -> MandateResult:
         command = input.to_command()
-        return await _run(payments.create_mandate(_uow(info, *OPS), data=command, reason=reason,
-                                                  idempotency_key=idempotency_key), MandateType.of)
+        return await run_command(
+            payments.create_mandate(
+                unit_of_work(info, *OPS), data=command, reason=reason, idempotency_key=idempotency_key
+            ),
+            MandateType.of,
+        )
 
     @strawberry.mutation(description="Reverses a journal entry by booking its exact negation.")
-    async def reverse_journal_entry(self, info: Info, journal_entry_id: strawberry.ID, reason: str,
-                                    idempotency_key: str) -> EntryResult:
-        return await _run(service.reverse_entry(_uow(info, *OPS),
-                                                journal_entry_id=parse_uuid(journal_entry_id, field="journalEntryId"),
-                                                reason=reason, idempotency_key=idempotency_key), _entry)
+    async def reverse_journal_entry(
+        self, info: Info, journal_entry_id: strawberry.ID, reason: str, idempotency_key: str
+    ) -> EntryResult:
+        return await run_command(
+            service.reverse_entry(
+                unit_of_work(info, *OPS),
+                journal_entry_id=parse_uuid(journal_entry_id, field="journalEntryId"),
+                reason=reason,
+                idempotency_key=idempotency_key,
+            ),
+            _entry,
+        )
 
     @strawberry.mutation(description="Posts overdraft interest accrued in asOf's month through asOf; once per month.")
     async def post_interest(self, info: Info, account_id: strawberry.ID, as_of: dt.date) -> ChargeResult:
-        return await _run(service.post_interest(_uow(info, *OPS),
-                                                account_id=parse_uuid(account_id, field="accountId"),
-                                                as_of=as_of),
-                          lambda e: _entry(e) if e else NoCharge(period=as_of.strftime("%Y-%m")))
+        return await run_command(
+            service.post_interest(
+                unit_of_work(info, *OPS), account_id=parse_uuid(account_id, field="accountId"), as_of=as_of
+            ),
+            lambda e: _entry(e) if e else NoCharge(period=as_of.strftime("%Y-%m")),
+        )
 
     @strawberry.mutation(description="Issues the statement of a closed period (StatementGenerated); data and CSV.")
-    async def generate_statement(self, info: Info, account_id: strawberry.ID, from_date: dt.date, to_date: dt.date,
-                                 idempotency_key: str) -> StatementResult:
-        return await _run(service.generate_statement(_uow(info, *WRITERS),
-                                                     account_id=parse_uuid(account_id, field="accountId"),
-                                                     start=from_date, end=to_date, idempotency_key=idempotency_key),
-                          StatementType.of)
+    async def generate_statement(
+        self, info: Info, account_id: strawberry.ID, from_date: dt.date, to_date: dt.date, idempotency_key: str
+    ) -> StatementResult:
+        return await run_command(
+            service.generate_statement(
+                unit_of_work(info, *WRITERS),
+                account_id=parse_uuid(account_id, field="accountId"),
+                start=from_date,
+                end=to_date,
+                idempotency_key=idempotency_key,
+            ),
+            StatementType.of,
+        )
 
     @strawberry.mutation(description="Charges the pinned monthly fee for a YYYY-MM period; once per period.")
     async def apply_monthly_fee(self, info: Info, account_id: strawberry.ID, period: str) -> ChargeResult:
-        return await _run(service.apply_monthly_fee(_uow(info, *OPS),
-                                                    account_id=parse_uuid(account_id, field="accountId"),
-                                                    period=period),
-                          lambda e: _entry(e) if e else NoCharge(period=period))
+        return await run_command(
+            service.apply_monthly_fee(
+                unit_of_work(info, *OPS), account_id=parse_uuid(account_id, field="accountId"), period=period
+            ),
+            lambda e: _entry(e) if e else NoCharge(period=period),
+        )
 
 
 def build_schema() -> strawberry.federation.Schema:
     """Builds the account subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, types=[Account, Party, Product], federation_version="2.9",
+        query=Query,
+        mutation=Mutation,
+        types=[Account, Party, Product],
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("account"), operation_metrics("account")],
     )

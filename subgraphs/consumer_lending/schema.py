@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry.federation import Schema
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
-from shared.errors import DomainError
-from shared.events import Actor
-from shared.graphql import FinpaceErrors, MoneyInput, domain_error, operation_metrics, parse_uuid
+from shared.graphql import (
+    FinpaceErrors,
+    MoneyInput,
+    operation_metrics,
+    parse_uuid,
+    run_command,
+    unit_of_work,
+)
 from shared.validation import text
 from subgraphs.consumer_lending import policies, service, servicing
 from subgraphs.consumer_lending.inputs import (
@@ -46,22 +49,8 @@ CREDIT = ("rm", "ops", "admin")
 BORROWER = ("customer", "rm", "ops", "admin")
 
 
-def _uow(info: Info, *roles: str, anonymous: bool = False) -> UnitOfWork:
-    principal = info.context.principal if anonymous else info.context.require(*roles)
-    actor = (Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-             if principal is not None else Actor(sub="anonymous", roles=("anonymous",)))
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
 def _scope(info: Info) -> frozenset[str] | None:
     return scope_of(info.context.principal)
-
-
-async def _run(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
-    try:
-        return wrap(await call)
-    except DomainError as exc:
-        return domain_error(exc)
 
 
 @strawberry.type
@@ -100,116 +89,202 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Prices a loan: schedule preview, APR, total repayable. No login needed.")
     async def request_quote(self, info: Info, input: QuoteInput, idempotency_key: str) -> QuoteResult:
-        data = service.QuoteRequest(product_code=input.product_code, amount=input.amount.to_money(),
-                                    term_months=input.term_months,
-                                    party_id=parse_uuid(input.party_id, field="partyId") if input.party_id else None)
-        return await _run(service.request_quote(_uow(info, anonymous=True), data=data,
-                                                idempotency_key=idempotency_key, scope=_scope(info)), Quote.of)
+        data = service.QuoteRequest(
+            product_code=input.product_code,
+            amount=input.amount.to_money(),
+            term_months=input.term_months,
+            party_id=parse_uuid(input.party_id, field="partyId") if input.party_id else None,
+        )
+        return await run_command(
+            service.request_quote(
+                unit_of_work(info, anonymous=True), data=data, idempotency_key=idempotency_key, scope=_scope(info)
+            ),
+            Quote.of,
+        )
 
     @strawberry.mutation(description="Applies on a quote with affordability inputs; decided at once by policy.")
-    async def submit_loan_application(self, info: Info, input: LoanApplicationInput,
-                                      idempotency_key: str) -> LoanApplicationResult:
-        uow = _uow(info, *BORROWER)
+    async def submit_loan_application(
+        self, info: Info, input: LoanApplicationInput, idempotency_key: str
+    ) -> LoanApplicationResult:
+        uow = unit_of_work(info, *BORROWER)
         data = service.ApplicationRequest(
-            quote_id=input.quote_id, party_id=parse_uuid(input.party_id, field="partyId"),
+            quote_id=input.quote_id,
+            party_id=parse_uuid(input.party_id, field="partyId"),
             settlement_account_id=parse_uuid(input.settlement_account_id, field="settlementAccountId"),
-            monthly_income=input.monthly_income.to_money(), monthly_expenses=input.monthly_expenses.to_money(),
+            monthly_income=input.monthly_income.to_money(),
+            monthly_expenses=input.monthly_expenses.to_money(),
             monthly_debt_payments=input.monthly_debt_payments.to_money(),
-            existing_exposure=input.existing_exposure.to_money(), credit_score=input.credit_score,
-            employment_status=input.employment_status)
-        return await _run(service.submit_application(uow, data=data, idempotency_key=idempotency_key,
-                                                     scope=_scope(info)), LoanApplication.of)
+            existing_exposure=input.existing_exposure.to_money(),
+            credit_score=input.credit_score,
+            employment_status=input.employment_status,
+        )
+        return await run_command(
+            service.submit_application(uow, data=data, idempotency_key=idempotency_key, scope=_scope(info)),
+            LoanApplication.of,
+        )
 
     @strawberry.mutation(description="Proposes a manual decision (four eyes: a second person approves it).")
-    async def propose_decision_override(self, info: Info, application_id: strawberry.ID, outcome: OutcomeEnum,
-                                        reason: str) -> LoanApplicationResult:
-        return await _run(service.propose_override(_uow(info, *CREDIT), application_id=application_id,
-                                                   outcome=outcome, reason=reason), LoanApplication.of)
+    async def propose_decision_override(
+        self, info: Info, application_id: strawberry.ID, outcome: OutcomeEnum, reason: str
+    ) -> LoanApplicationResult:
+        return await run_command(
+            service.propose_override(
+                unit_of_work(info, *CREDIT), application_id=application_id, outcome=outcome, reason=reason
+            ),
+            LoanApplication.of,
+        )
 
     @strawberry.mutation(description="Approves a proposed override; the approver must not be the proposer.")
     async def approve_decision_override(self, info: Info, application_id: strawberry.ID) -> LoanApplicationResult:
-        return await _run(service.approve_override(_uow(info, *CREDIT), application_id=application_id),
-                          LoanApplication.of)
+        return await run_command(
+            service.approve_override(unit_of_work(info, *CREDIT), application_id=application_id), LoanApplication.of
+        )
 
     @strawberry.mutation(description="Issues the credit agreement for an approved application.")
     async def issue_loan_contract(self, info: Info, application_id: strawberry.ID) -> ContractResult:
-        return await _run(service.issue_contract(_uow(info, *CREDIT), application_id=application_id), Contract.of)
+        return await run_command(
+            service.issue_contract(unit_of_work(info, *CREDIT), application_id=application_id), Contract.of
+        )
 
     @strawberry.mutation(description="Accepts the credit agreement with evidence; cooling-off starts.")
-    async def accept_loan_contract(self, info: Info, application_id: strawberry.ID,
-                                   evidence: AcceptanceEvidenceInput) -> ContractResult:
-        ev = {"signature_method": text(evidence.signature_method, field="signatureMethod", max_length=64) or "",
-              "ip_address": text(evidence.ip_address, field="ipAddress", max_length=64, required=False) or "",
-              "device": text(evidence.device, field="device", max_length=200, required=False) or ""}
-        return await _run(service.accept_contract(_uow(info, *BORROWER), application_id=application_id,
-                                                  evidence=ev, scope=_scope(info)), Contract.of)
+    async def accept_loan_contract(
+        self, info: Info, application_id: strawberry.ID, evidence: AcceptanceEvidenceInput
+    ) -> ContractResult:
+        ev = {
+            "signature_method": text(evidence.signature_method, field="signatureMethod", max_length=64) or "",
+            "ip_address": text(evidence.ip_address, field="ipAddress", max_length=64, required=False) or "",
+            "device": text(evidence.device, field="device", max_length=200, required=False) or "",
+        }
+        return await run_command(
+            service.accept_contract(
+                unit_of_work(info, *BORROWER), application_id=application_id, evidence=ev, scope=_scope(info)
+            ),
+            Contract.of,
+        )
 
     @strawberry.mutation(description="Withdraws an application before disbursement.")
-    async def withdraw_loan_application(self, info: Info, application_id: strawberry.ID,
-                                        reason: str) -> LoanApplicationResult:
-        return await _run(service.withdraw_application(_uow(info, *BORROWER), application_id=application_id,
-                                                       reason=reason, scope=_scope(info)), LoanApplication.of)
+    async def withdraw_loan_application(
+        self, info: Info, application_id: strawberry.ID, reason: str
+    ) -> LoanApplicationResult:
+        return await run_command(
+            service.withdraw_application(
+                unit_of_work(info, *BORROWER), application_id=application_id, reason=reason, scope=_scope(info)
+            ),
+            LoanApplication.of,
+        )
 
     @strawberry.mutation(description="Opens the loan and requests the credit to the settlement account.")
     async def disburse_loan(self, info: Info, application_id: strawberry.ID, idempotency_key: str) -> LoanResult:
-        return await _run(service.disburse_loan(_uow(info, "ops", "admin"), application_id=application_id,
-                                                idempotency_key=idempotency_key), Loan.of)
+        return await run_command(
+            service.disburse_loan(
+                unit_of_work(info, "ops", "admin"), application_id=application_id, idempotency_key=idempotency_key
+            ),
+            Loan.of,
+        )
 
     @strawberry.mutation(description="Records a repayment received on a loan.")
-    async def record_loan_repayment(self, info: Info, loan_id: strawberry.ID, amount: MoneyInput,
-                                    idempotency_key: str) -> LoanResult:
-        return await _run(servicing.record_repayment(_uow(info, "ops", "admin"), loan_id=loan_id,
-                                                     amount=amount.to_money(), idempotency_key=idempotency_key),
-                          Loan.of)
+    async def record_loan_repayment(
+        self, info: Info, loan_id: strawberry.ID, amount: MoneyInput, idempotency_key: str
+    ) -> LoanResult:
+        return await run_command(
+            servicing.record_repayment(
+                unit_of_work(info, "ops", "admin"),
+                loan_id=loan_id,
+                amount=amount.to_money(),
+                idempotency_key=idempotency_key,
+            ),
+            Loan.of,
+        )
 
     @strawberry.mutation(description="Publishes a new decision policy version and makes it active (admin).")
-    async def publish_decision_policy(self, info: Info, input: DecisionPolicyInput,
-                                      reason: str) -> DecisionPolicyResult:
+    async def publish_decision_policy(
+        self, info: Info, input: DecisionPolicyInput, reason: str
+    ) -> DecisionPolicyResult:
         caps = {m.currency: str(m.to_money().amount) for m in input.exposure_caps}
-        rules = {"score_bands": [{"min": b.min, "max": b.max, "outcome": b.outcome.value, "reason": b.reason}
-                                 for b in input.score_bands],
-                 "refer_affordability_ratio": str(input.refer_affordability_ratio),
-                 "max_affordability_ratio": str(input.max_affordability_ratio), "exposure_caps": caps,
-                 "default_exposure_cap": str(input.default_exposure_cap)}
-        return await _run(policies.publish_policy(_uow(info, "admin"), version=input.version, rules=rules,
-                                                  reason=reason), DecisionPolicy.of)
+        rules = {
+            "score_bands": [
+                {"min": b.min, "max": b.max, "outcome": b.outcome.value, "reason": b.reason} for b in input.score_bands
+            ],
+            "refer_affordability_ratio": str(input.refer_affordability_ratio),
+            "max_affordability_ratio": str(input.max_affordability_ratio),
+            "exposure_caps": caps,
+            "default_exposure_cap": str(input.default_exposure_cap),
+        }
+        return await run_command(
+            policies.publish_policy(unit_of_work(info, "admin"), version=input.version, rules=rules, reason=reason),
+            DecisionPolicy.of,
+        )
 
     @strawberry.mutation(description="Withdraws from a disbursed loan inside the cooling-off period.")
     async def exercise_cooling_off(self, info: Info, loan_id: strawberry.ID, reason: str) -> LoanResult:
-        return await _run(servicing.exercise_cooling_off(_uow(info, *BORROWER), loan_id=loan_id, reason=reason,
-                                                         scope=_scope(info)), Loan.of)
+        return await run_command(
+            servicing.exercise_cooling_off(
+                unit_of_work(info, *BORROWER), loan_id=loan_id, reason=reason, scope=_scope(info)
+            ),
+            Loan.of,
+        )
 
     @strawberry.mutation(description="Ages a loan as of a date into its delinquency bucket.")
     async def assess_loan_delinquency(self, info: Info, loan_id: strawberry.ID, as_of: dt.date) -> LoanResult:
-        return await _run(servicing.assess_delinquency(_uow(info, "ops", "admin"), loan_id=loan_id, as_of=as_of),
-                          Loan.of)
+        return await run_command(
+            servicing.assess_delinquency(unit_of_work(info, "ops", "admin"), loan_id=loan_id, as_of=as_of), Loan.of
+        )
 
     @strawberry.mutation(description="Requests a hardship arrangement on a loan.")
-    async def request_hardship(self, info: Info, loan_id: strawberry.ID, arrangement_type: HardshipTypeEnum,
-                               periods: int, reason: str, idempotency_key: str) -> HardshipResult:
-        return await _run(servicing.request_hardship(
-            _uow(info, *BORROWER), loan_id=loan_id, arrangement_type=arrangement_type, periods=periods,
-            reason=reason, idempotency_key=idempotency_key, scope=_scope(info)), HardshipArrangement.of)
+    async def request_hardship(
+        self,
+        info: Info,
+        loan_id: strawberry.ID,
+        arrangement_type: HardshipTypeEnum,
+        periods: int,
+        reason: str,
+        idempotency_key: str,
+    ) -> HardshipResult:
+        return await run_command(
+            servicing.request_hardship(
+                unit_of_work(info, *BORROWER),
+                loan_id=loan_id,
+                arrangement_type=arrangement_type,
+                periods=periods,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                scope=_scope(info),
+            ),
+            HardshipArrangement.of,
+        )
 
     @strawberry.mutation(description="Approves or declines a hardship request (not by its requester).")
-    async def decide_hardship(self, info: Info, hardship_id: strawberry.ID, approve: bool,
-                              reason: str) -> HardshipResult:
-        return await _run(servicing.decide_hardship(_uow(info, *CREDIT), hardship_id=hardship_id, approve=approve,
-                                                    reason=reason), HardshipArrangement.of)
+    async def decide_hardship(
+        self, info: Info, hardship_id: strawberry.ID, approve: bool, reason: str
+    ) -> HardshipResult:
+        return await run_command(
+            servicing.decide_hardship(
+                unit_of_work(info, *CREDIT), hardship_id=hardship_id, approve=approve, reason=reason
+            ),
+            HardshipArrangement.of,
+        )
 
     @strawberry.mutation(description="Starts an approved arrangement and recalculates the schedule.")
     async def activate_hardship(self, info: Info, hardship_id: strawberry.ID, as_of: dt.date) -> HardshipResult:
-        return await _run(servicing.activate_hardship(_uow(info, *CREDIT), hardship_id=hardship_id, as_of=as_of),
-                          HardshipArrangement.of)
+        return await run_command(
+            servicing.activate_hardship(unit_of_work(info, *CREDIT), hardship_id=hardship_id, as_of=as_of),
+            HardshipArrangement.of,
+        )
 
     @strawberry.mutation(description="Ends an active arrangement as COMPLETED or BROKEN.")
-    async def end_hardship(self, info: Info, hardship_id: strawberry.ID, broken: bool,
-                           reason: str) -> HardshipResult:
-        return await _run(servicing.end_hardship(_uow(info, *CREDIT), hardship_id=hardship_id, broken=broken,
-                                                 reason=reason), HardshipArrangement.of)
+    async def end_hardship(self, info: Info, hardship_id: strawberry.ID, broken: bool, reason: str) -> HardshipResult:
+        return await run_command(
+            servicing.end_hardship(unit_of_work(info, *CREDIT), hardship_id=hardship_id, broken=broken, reason=reason),
+            HardshipArrangement.of,
+        )
 
 
 def build_schema() -> Schema:
     """Builds the consumer lending federation schema."""
-    return Schema(query=Query, mutation=Mutation, types=[Loan, Party], federation_version="2.9",
-                  extensions=[lambda: FinpaceErrors("consumer_lending"), operation_metrics("consumer_lending")])
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Loan, Party],
+        federation_version="2.9",
+        extensions=[lambda: FinpaceErrors("consumer_lending"), operation_metrics("consumer_lending")],
+    )

@@ -8,10 +8,8 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
 from shared.errors import DomainError, NotFound
-from shared.events import Actor
-from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid
+from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid, unit_of_work
 from subgraphs.notification import models, service
 from subgraphs.notification.inputs import PublishTemplateInput, SetPreferenceInput
 from subgraphs.notification.types import (
@@ -26,12 +24,6 @@ from subgraphs.notification.types import (
 )
 
 
-def _uow(info: Info, *roles: str) -> UnitOfWork:
-    principal = info.context.require(*roles)
-    actor = Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="One notification and its delivery status; null when missing or not visible.")
@@ -42,33 +34,44 @@ class Query:
     async def notification_templates(self, info: Info, event_type: str) -> list[NotificationTemplate]:
         info.context.require("ops", "admin", "auditor")
         async with info.context.sessions() as session:
-            rows = (await session.execute(select(models.Template).where(models.Template.event_type == event_type)
-                                          .order_by(models.Template.channel, models.Template.locale,
-                                                    models.Template.version.desc()))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(models.Template)
+                        .where(models.Template.event_type == event_type)
+                        .order_by(models.Template.channel, models.Template.locale, models.Template.version.desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return [NotificationTemplate.of(r) for r in rows]
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Publishes the next version of a template (rendered in a sandbox at send time).")
-    async def publish_notification_template(self, info: Info, input: PublishTemplateInput,
-                                            idempotency_key: str) -> TemplateResult:
+    async def publish_notification_template(
+        self, info: Info, input: PublishTemplateInput, idempotency_key: str
+    ) -> TemplateResult:
         command = input.to_command()
         try:
-            row = await service.publish_template(_uow(info, "ops", "admin"), data=command,
-                                                 idempotency_key=idempotency_key)
+            row = await service.publish_template(
+                unit_of_work(info, "ops", "admin"), data=command, idempotency_key=idempotency_key
+            )
         except DomainError as exc:
             return domain_error(exc)
         return NotificationTemplate.of(row)
 
     @strawberry.mutation(description="Sets whether and where a party receives messages on a channel.")
-    async def set_notification_preference(self, info: Info, party_id: strawberry.ID,
-                                          input: SetPreferenceInput) -> PreferenceResult:
+    async def set_notification_preference(
+        self, info: Info, party_id: strawberry.ID, input: SetPreferenceInput
+    ) -> PreferenceResult:
         uid = parse_uuid(party_id, field="partyId")
         command = input.to_command()
         if not visible(info, uid):
             return domain_error(NotFound(f"Party '{uid}' was not found."))
-        uow = _uow(info, "customer", "ops", "rm", "admin")
+        uow = unit_of_work(info, "customer", "ops", "rm", "admin")
         try:
             row = await service.set_preference(uow, party_id=uid, data=command)
         except DomainError as exc:
@@ -79,6 +82,9 @@ class Mutation:
 def build_schema() -> Any:
     """Builds the notification subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, types=[Party, Notification], federation_version="2.9",
+        query=Query,
+        mutation=Mutation,
+        types=[Party, Notification],
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("notification"), operation_metrics("notification")],
     )

@@ -9,10 +9,8 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
 from shared.errors import DomainError, InputError
-from shared.events import Actor
-from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid
+from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid, unit_of_work
 from shared.validation import reason as check_reason
 from subgraphs.partner import models, service
 from subgraphs.partner.commands import RegisterPartner
@@ -22,18 +20,15 @@ from subgraphs.partner.types import Partner, PartnerEvent, PartnerResult, Webhoo
 ADMINS = ("admin", "ops")
 
 
-def _uow(info: Info, *roles: str) -> UnitOfWork:
-    principal = info.context.require(*roles)
-    actor = Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
 async def current_partner(info: Info) -> models.Partner | None:
     """Returns the calling partner: its token's `sub` is its client id (client-credentials grant, RFC 9068)."""
     principal = info.context.require("partner")
     async with info.context.sessions() as session:
-        return (await session.execute(select(models.Partner).where(
-            models.Partner.client_id == principal.sub, models.Partner.active.is_(True)))).scalar_one_or_none()
+        return (
+            await session.execute(
+                select(models.Partner).where(models.Partner.client_id == principal.sub, models.Partner.active.is_(True))
+            )
+        ).scalar_one_or_none()
 
 
 @strawberry.input(description="A partner: its client id, entitlements and optional webhook.")
@@ -60,18 +55,23 @@ class Query:
             return [Partner.of(r) for r in rows]
 
     @strawberry.field(description="A partner's webhook deliveries, newest first, optionally by status (staff).")
-    async def webhook_deliveries(self, info: Info, partner_id: strawberry.ID, status: str | None = None,
-                                 first: int = 50) -> list[WebhookDelivery]:
+    async def webhook_deliveries(
+        self, info: Info, partner_id: strawberry.ID, status: str | None = None, first: int = 50
+    ) -> list[WebhookDelivery]:
         info.context.require(*ADMINS)
         stmt = select(models.WebhookDelivery).where(
-            models.WebhookDelivery.partner_id == parse_uuid(partner_id, field="partnerId"))
+            models.WebhookDelivery.partner_id == parse_uuid(partner_id, field="partnerId")
+        )
         if status is not None:
             if status not in models.DeliveryStatus.__members__:
                 raise InputError(f"status '{status[:20]}' is not a delivery status.", field="status")
             stmt = stmt.where(models.WebhookDelivery.status == status)
         async with info.context.sessions() as session:
-            rows = (await session.execute(stmt.order_by(models.WebhookDelivery.created_at.desc())
-                                          .limit(max(1, min(first, 100))))).scalars()
+            rows = (
+                await session.execute(
+                    stmt.order_by(models.WebhookDelivery.created_at.desc()).limit(max(1, min(first, 100)))
+                )
+            ).scalars()
             return [WebhookDelivery.of(r) for r in rows]
 
 
@@ -79,12 +79,19 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Registers a partner with its entitlements and webhook.")
     async def register_partner(self, info: Info, input: RegisterPartnerInput, idempotency_key: str) -> PartnerResult:
-        command = RegisterPartner(client_id=input.client_id, name=input.name,
-                                  allowed_event_types=tuple(input.allowed_event_types),
-                                  webhook_url=input.webhook_url, webhook_secret=input.webhook_secret)
+        command = RegisterPartner(
+            client_id=input.client_id,
+            name=input.name,
+            allowed_event_types=tuple(input.allowed_event_types),
+            webhook_url=input.webhook_url,
+            webhook_secret=input.webhook_secret,
+        )
         try:
-            return Partner.of(await service.register_partner(_uow(info, "admin"), data=command,
-                                                             idempotency_key=idempotency_key))
+            return Partner.of(
+                await service.register_partner(
+                    unit_of_work(info, "admin"), data=command, idempotency_key=idempotency_key
+                )
+            )
         except DomainError as exc:
             return domain_error(exc)
 
@@ -92,18 +99,22 @@ class Mutation:
     async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID, reason: str) -> WebhookDeliveryResult:
         key, why = parse_uuid(delivery_id, field="deliveryId"), check_reason(reason)
         try:
-            return WebhookDelivery.of(await service.redeliver_webhook(_uow(info, *ADMINS), delivery_id=key,
-                                                                      reason=why))
+            return WebhookDelivery.of(
+                await service.redeliver_webhook(unit_of_work(info, *ADMINS), delivery_id=key, reason=why)
+            )
         except DomainError as exc:
             return domain_error(exc)
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The partner's entitled events of the given types, in stream order, "
-                                         "from fromSequence (else only new ones); resumable with no gap or duplicate.")
-    async def events(self, info: Info, types: list[str],
-                     from_sequence: int | None = None) -> AsyncGenerator[PartnerEvent, None]:
+    @strawberry.subscription(
+        description="The partner's entitled events of the given types, in stream order, "
+        "from fromSequence (else only new ones); resumable with no gap or duplicate."
+    )
+    async def events(
+        self, info: Info, types: list[str], from_sequence: int | None = None
+    ) -> AsyncGenerator[PartnerEvent, None]:
         partner = await current_partner(info)
         allowed = list(partner.allowed_event_types) if partner else []
         nc = info.context.request.app.state.runtime.nc
@@ -114,6 +125,9 @@ class Subscription:
 def build_schema() -> Any:
     """Builds the partner subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, federation_version="2.9",
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("partner"), operation_metrics("partner")],
     )

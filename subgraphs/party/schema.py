@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
-from shared.errors import DomainError
-from shared.events import Actor
 from shared.graphql import (
     Connection,
     Edge,
@@ -19,10 +15,11 @@ from shared.graphql import (
     PageInfo,
     check_page_size,
     decode_cursor,
-    domain_error,
     encode_cursor,
     operation_metrics,
     parse_uuid,
+    run_command,
+    unit_of_work,
 )
 from subgraphs.party import queries, service
 from subgraphs.party.inputs import (
@@ -64,22 +61,11 @@ T = TypeVar("T")
 WRITERS = ("ops", "rm", "admin")
 
 
-def _uow(info: Info, *roles: str) -> UnitOfWork:
-    principal = info.context.require(*roles)
-    actor = Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
-async def _run(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
-    try:
-        return wrap(await call)
-    except DomainError as exc:
-        return domain_error(exc)
-
-
 async def _transition(info: Info, party_id: strawberry.ID, action: LifecycleAction, reason: str) -> Any:
-    return await _run(service.change_party_status(_uow(info, *WRITERS), party_id=str(party_id), action=action,
-                                                  reason=reason), Party.of)
+    return await run_command(
+        service.change_party_status(unit_of_work(info, *WRITERS), party_id=str(party_id), action=action, reason=reason),
+        Party.of,
+    )
 
 
 @strawberry.type
@@ -90,21 +76,28 @@ class Query:
         return await Party.load(info, parse_uuid(id))
 
     @strawberry.field(description="Parties ordered by legal name, as a cursor connection (page size 1-100).")
-    async def parties(self, info: Info, filter: PartyFilterInput | None = None, first: int = 20,
-                      after: str | None = None) -> Connection[Party]:
+    async def parties(
+        self, info: Info, filter: PartyFilterInput | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Party]:
         principal = info.context.require()
         f = filter or PartyFilterInput()
-        criteria = queries.PartyFilter(name_prefix=f.name_prefix, external_id=f.external_id,
-                                       status=f.status.value if f.status else None, segment=f.segment,
-                                       relationship_manager_id=f.relationship_manager_id)
+        criteria = queries.PartyFilter(
+            name_prefix=f.name_prefix,
+            external_id=f.external_id,
+            status=f.status.value if f.status else None,
+            segment=f.segment,
+            relationship_manager_id=f.relationship_manager_id,
+        )
         async with info.context.sessions() as session:
             rows, has_next, total = await queries.list_parties(
-                session, filter=criteria, first=check_page_size(first), after=decode_cursor(after),
-                principal=principal)
+                session, filter=criteria, first=check_page_size(first), after=decode_cursor(after), principal=principal
+            )
         edges = [Edge(cursor=encode_cursor([r.legal_name, str(r.id)]), node=Party.of(r)) for r in rows]
-        return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                          end_cursor=edges[-1].cursor if edges else None),
-                          total_count=total)
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
 
     @strawberry.field(description="The whole group tree of the party's group, from its ultimate parent.")
     async def party_group(self, info: Info, party_id: strawberry.ID) -> GroupNode | None:
@@ -124,14 +117,21 @@ class Mutation:
     @strawberry.mutation(description="Registers a person or organisation (PROSPECT unless submitted for verification).")
     async def register_party(self, info: Info, input: RegisterPartyInput, idempotency_key: str) -> PartyResult:
         command = input.to_command()
-        return await _run(service.register_party(_uow(info, *WRITERS), data=command, idempotency_key=idempotency_key),
-                          Party.of)
+        return await run_command(
+            service.register_party(unit_of_work(info, *WRITERS), data=command, idempotency_key=idempotency_key),
+            Party.of,
+        )
 
     @strawberry.mutation
-    async def update_party_details(self, info: Info, party_id: strawberry.ID, input: UpdatePartyDetailsInput,
-                                   reason: str) -> PartyResult:
-        return await _run(service.update_party_details(_uow(info, *WRITERS), party_id=str(party_id),
-                                                       changes=input.to_command(), reason=reason), Party.of)
+    async def update_party_details(
+        self, info: Info, party_id: strawberry.ID, input: UpdatePartyDetailsInput, reason: str
+    ) -> PartyResult:
+        return await run_command(
+            service.update_party_details(
+                unit_of_work(info, *WRITERS), party_id=str(party_id), changes=input.to_command(), reason=reason
+            ),
+            Party.of,
+        )
 
     @strawberry.mutation(description="PROSPECT → PENDING_VERIFICATION.")
     async def submit_party_for_verification(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
@@ -162,85 +162,163 @@ class Mutation:
         return await _transition(info, party_id, LifecycleAction.REOPEN, reason)
 
     @strawberry.mutation
-    async def add_address(self, info: Info, party_id: strawberry.ID, input: AddressInput,
-                          idempotency_key: str) -> AddressResult:
-        return await _run(service.add_address(_uow(info, *WRITERS), party_id=str(party_id), data=input.to_command(),
-                                              idempotency_key=idempotency_key), Address.of)
+    async def add_address(
+        self, info: Info, party_id: strawberry.ID, input: AddressInput, idempotency_key: str
+    ) -> AddressResult:
+        return await run_command(
+            service.add_address(
+                unit_of_work(info, *WRITERS),
+                party_id=str(party_id),
+                data=input.to_command(),
+                idempotency_key=idempotency_key,
+            ),
+            Address.of,
+        )
 
     @strawberry.mutation
-    async def add_contact_point(self, info: Info, party_id: strawberry.ID, input: ContactPointInput,
-                                idempotency_key: str) -> ContactPointResult:
-        return await _run(service.add_contact_point(_uow(info, *WRITERS), party_id=str(party_id),
-                                                    data=input.to_command(), idempotency_key=idempotency_key),
-                          ContactPoint.of)
+    async def add_contact_point(
+        self, info: Info, party_id: strawberry.ID, input: ContactPointInput, idempotency_key: str
+    ) -> ContactPointResult:
+        return await run_command(
+            service.add_contact_point(
+                unit_of_work(info, *WRITERS),
+                party_id=str(party_id),
+                data=input.to_command(),
+                idempotency_key=idempotency_key,
+            ),
+            ContactPoint.of,
+        )
 
     @strawberry.mutation
-    async def add_identifier(self, info: Info, party_id: strawberry.ID, input: IdentifierInput,
-                             idempotency_key: str) -> IdentifierResult:
-        return await _run(service.add_identifier(_uow(info, *WRITERS), party_id=str(party_id),
-                                                 data=input.to_command(), idempotency_key=idempotency_key),
-                          Identifier.of)
+    async def add_identifier(
+        self, info: Info, party_id: strawberry.ID, input: IdentifierInput, idempotency_key: str
+    ) -> IdentifierResult:
+        return await run_command(
+            service.add_identifier(
+                unit_of_work(info, *WRITERS),
+                party_id=str(party_id),
+                data=input.to_command(),
+                idempotency_key=idempotency_key,
+            ),
+            Identifier.of,
+        )
 
     @strawberry.mutation
     async def deactivate_identifier(self, info: Info, identifier_id: strawberry.ID, reason: str) -> IdentifierResult:
-        return await _run(service.deactivate_identifier(_uow(info, *WRITERS), identifier_id=str(identifier_id),
-                                                        reason=reason), Identifier.of)
+        return await run_command(
+            service.deactivate_identifier(
+                unit_of_work(info, *WRITERS), identifier_id=str(identifier_id), reason=reason
+            ),
+            Identifier.of,
+        )
 
     @strawberry.mutation(description="Links two parties; PARENT_OF links build the group hierarchy (no cycles).")
-    async def link_parties(self, info: Info, input: LinkPartiesInput, reason: str,
-                           idempotency_key: str) -> RelationshipResult:
-        return await _run(service.link_parties(_uow(info, *WRITERS), data=input.to_command(), reason=reason,
-                                               idempotency_key=idempotency_key), PartyRelationship.of)
+    async def link_parties(
+        self, info: Info, input: LinkPartiesInput, reason: str, idempotency_key: str
+    ) -> RelationshipResult:
+        return await run_command(
+            service.link_parties(
+                unit_of_work(info, *WRITERS), data=input.to_command(), reason=reason, idempotency_key=idempotency_key
+            ),
+            PartyRelationship.of,
+        )
 
     @strawberry.mutation
     async def unlink_parties(self, info: Info, relationship_id: strawberry.ID, reason: str) -> RelationshipResult:
-        return await _run(service.unlink_parties(_uow(info, *WRITERS), relationship_id=str(relationship_id),
-                                                 reason=reason), PartyRelationship.of)
+        return await run_command(
+            service.unlink_parties(unit_of_work(info, *WRITERS), relationship_id=str(relationship_id), reason=reason),
+            PartyRelationship.of,
+        )
 
     @strawberry.mutation
-    async def assign_contact_role(self, info: Info, input: AssignContactRoleInput,
-                                  idempotency_key: str) -> ContactRoleResult:
-        return await _run(service.assign_contact_role(_uow(info, *WRITERS), data=input.to_command(),
-                                                      idempotency_key=idempotency_key), ContactRole.of)
+    async def assign_contact_role(
+        self, info: Info, input: AssignContactRoleInput, idempotency_key: str
+    ) -> ContactRoleResult:
+        return await run_command(
+            service.assign_contact_role(
+                unit_of_work(info, *WRITERS), data=input.to_command(), idempotency_key=idempotency_key
+            ),
+            ContactRole.of,
+        )
 
     @strawberry.mutation
     async def revoke_contact_role(self, info: Info, contact_role_id: strawberry.ID, reason: str) -> ContactRoleResult:
-        return await _run(service.revoke_contact_role(_uow(info, *WRITERS), contact_role_id=str(contact_role_id),
-                                                      reason=reason), ContactRole.of)
+        return await run_command(
+            service.revoke_contact_role(
+                unit_of_work(info, *WRITERS), contact_role_id=str(contact_role_id), reason=reason
+            ),
+            ContactRole.of,
+        )
 
     @strawberry.mutation
-    async def assign_relationship_manager(self, info: Info, party_id: strawberry.ID, rm_id: str,
-                                          reason: str) -> PartyResult:
-        return await _run(service.assign_relationship_manager(_uow(info, "ops", "admin"), party_id=str(party_id),
-                                                              rm_id=rm_id, reason=reason), Party.of)
+    async def assign_relationship_manager(
+        self, info: Info, party_id: strawberry.ID, rm_id: str, reason: str
+    ) -> PartyResult:
+        return await run_command(
+            service.assign_relationship_manager(
+                unit_of_work(info, "ops", "admin"), party_id=str(party_id), rm_id=rm_id, reason=reason
+            ),
+            Party.of,
+        )
 
     @strawberry.mutation
-    async def offer_agreement(self, info: Info, party_id: strawberry.ID, agreement_type: str, terms_version: str,
-                              idempotency_key: str) -> AgreementResult:
-        return await _run(service.offer_agreement(_uow(info, *WRITERS), party_id=str(party_id),
-                                                  agreement_type=agreement_type, terms_version=terms_version,
-                                                  idempotency_key=idempotency_key), Agreement.of)
+    async def offer_agreement(
+        self, info: Info, party_id: strawberry.ID, agreement_type: str, terms_version: str, idempotency_key: str
+    ) -> AgreementResult:
+        return await run_command(
+            service.offer_agreement(
+                unit_of_work(info, *WRITERS),
+                party_id=str(party_id),
+                agreement_type=agreement_type,
+                terms_version=terms_version,
+                idempotency_key=idempotency_key,
+            ),
+            Agreement.of,
+        )
 
     @strawberry.mutation
     async def sign_agreement(self, info: Info, agreement_id: strawberry.ID, reason: str) -> AgreementResult:
-        return await _run(service.change_agreement(_uow(info, *WRITERS), agreement_id=str(agreement_id),
-                                                   target=AgreementStatus.SIGNED, reason=reason), Agreement.of)
+        return await run_command(
+            service.change_agreement(
+                unit_of_work(info, *WRITERS),
+                agreement_id=str(agreement_id),
+                target=AgreementStatus.SIGNED,
+                reason=reason,
+            ),
+            Agreement.of,
+        )
 
     @strawberry.mutation
     async def terminate_agreement(self, info: Info, agreement_id: strawberry.ID, reason: str) -> AgreementResult:
-        return await _run(service.change_agreement(_uow(info, *WRITERS), agreement_id=str(agreement_id),
-                                                   target=AgreementStatus.TERMINATED, reason=reason), Agreement.of)
+        return await run_command(
+            service.change_agreement(
+                unit_of_work(info, *WRITERS),
+                agreement_id=str(agreement_id),
+                target=AgreementStatus.TERMINATED,
+                reason=reason,
+            ),
+            Agreement.of,
+        )
 
     @strawberry.mutation
-    async def grant_entitlement(self, info: Info, input: GrantEntitlementInput,
-                                idempotency_key: str) -> EntitlementResult:
-        return await _run(service.grant_entitlement(_uow(info, "ops", "admin"), data=input.to_command(),
-                                                    idempotency_key=idempotency_key), Entitlement.of)
+    async def grant_entitlement(
+        self, info: Info, input: GrantEntitlementInput, idempotency_key: str
+    ) -> EntitlementResult:
+        return await run_command(
+            service.grant_entitlement(
+                unit_of_work(info, "ops", "admin"), data=input.to_command(), idempotency_key=idempotency_key
+            ),
+            Entitlement.of,
+        )
 
     @strawberry.mutation
     async def revoke_entitlement(self, info: Info, entitlement_id: strawberry.ID, reason: str) -> EntitlementResult:
-        return await _run(service.revoke_entitlement(_uow(info, "ops", "admin"), entitlement_id=str(entitlement_id),
-                                                     reason=reason), Entitlement.of)
+        return await run_command(
+            service.revoke_entitlement(
+                unit_of_work(info, "ops", "admin"), entitlement_id=str(entitlement_id), reason=reason
+            ),
+            Entitlement.of,
+        )
 
     @strawberry.mutation(description="Appends a consent decision (GRANTED, REFUSED or WITHDRAWN) to the ledger.")
     async def record_consent(self, info: Info, input: RecordConsentInput, idempotency_key: str) -> ConsentResult:
@@ -248,13 +326,18 @@ class Mutation:
         command = input.to_command()
         allowed = queries.visible_party_ids(principal)
         roles = () if allowed is not None and command.party_id in allowed else WRITERS
-        return await _run(service.record_consent(_uow(info, *roles), data=command, idempotency_key=idempotency_key),
-                          Consent.of)
+        return await run_command(
+            service.record_consent(unit_of_work(info, *roles), data=command, idempotency_key=idempotency_key),
+            Consent.of,
+        )
 
 
 def build_schema() -> strawberry.federation.Schema:
     """Builds the party subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, types=[Party], federation_version="2.9",
+        query=Query,
+        mutation=Mutation,
+        types=[Party],
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("party"), operation_metrics("party")],
     )

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
 
-from shared.db import RequestContext, UnitOfWork
-from shared.errors import DomainError, InputError
-from shared.events import Actor
+from shared.errors import InputError
 from shared.graphql import (
     Connection,
     Edge,
@@ -19,10 +16,11 @@ from shared.graphql import (
     PageInfo,
     check_page_size,
     decode_cursor,
-    domain_error,
     encode_cursor,
     operation_metrics,
     parse_uuid,
+    run_command,
+    unit_of_work,
 )
 from subgraphs.product import bundles, queries, service
 from subgraphs.product.commands import code as check_code
@@ -32,19 +30,6 @@ from subgraphs.product.types import Bundle, BundleResult, BundleStatusEnum, Prod
 T = TypeVar("T")
 # Product managers (ops) and admins maintain the catalogue; the four-eyes check is on the person, not the role.
 WRITERS = ("ops", "admin")
-
-
-def _uow(info: Info, *roles: str) -> UnitOfWork:
-    principal = info.context.require(*roles)
-    actor = Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
-
-
-async def _run(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
-    try:
-        return wrap(await call)
-    except DomainError as exc:
-        return domain_error(exc)
 
 
 def _today() -> dt.date:
@@ -73,20 +58,29 @@ class Query:
         return Product.of(row) if row else None
 
     @strawberry.field(description="Product versions ordered by code and version, as a cursor connection (1-100).")
-    async def products(self, info: Info, filter: ProductFilterInput | None = None, first: int = 20,
-                       after: str | None = None) -> Connection[Product]:
+    async def products(
+        self, info: Info, filter: ProductFilterInput | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Product]:
         principal = info.context.require()
         f = filter or ProductFilterInput()
         criteria = queries.ProductFilter(
-            code=f.code, family=f.family.value if f.family else None, currency=f.currency,
-            status=f.status.value if f.status else None, segment=f.segment, on_sale_at=f.on_sale_at)
+            code=f.code,
+            family=f.family.value if f.family else None,
+            currency=f.currency,
+            status=f.status.value if f.status else None,
+            segment=f.segment,
+            on_sale_at=f.on_sale_at,
+        )
         async with info.context.sessions() as session:
-            rows, has_next, total = await queries.list_products(session, filter=criteria, first=check_page_size(first),
-                                                                after=decode_cursor(after), principal=principal)
+            rows, has_next, total = await queries.list_products(
+                session, filter=criteria, first=check_page_size(first), after=decode_cursor(after), principal=principal
+            )
         edges = [Edge(cursor=encode_cursor([r.code, r.version]), node=Product.of(r)) for r in rows]
-        return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                          end_cursor=edges[-1].cursor if edges else None),
-                          total_count=total)
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
 
     @strawberry.field
     async def bundle(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> Bundle | None:
@@ -94,100 +88,150 @@ class Query:
         if (id is None) == (code is None):
             raise InputError("Give exactly one of id and code.", field="id")
         async with info.context.sessions() as session:
-            row = await queries.get_bundle(session, bundle_id=parse_uuid(id) if id else None,
-                                           code=check_code(code, field="code") if code else None)
+            row = await queries.get_bundle(
+                session, bundle_id=parse_uuid(id) if id else None, code=check_code(code, field="code") if code else None
+            )
         return Bundle.of(row) if row else None
 
     @strawberry.field(description="Bundles ordered by code, as a cursor connection (1-100).")
-    async def bundles(self, info: Info, status: BundleStatusEnum | None = None, first: int = 20,
-                      after: str | None = None) -> Connection[Bundle]:
+    async def bundles(
+        self, info: Info, status: BundleStatusEnum | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Bundle]:
         info.context.require()
         async with info.context.sessions() as session:
             rows, has_next, total = await queries.list_bundles(
-                session, status=status.value if status else None, first=check_page_size(first),
-                after=decode_cursor(after))
+                session,
+                status=status.value if status else None,
+                first=check_page_size(first),
+                after=decode_cursor(after),
+            )
         edges = [Edge(cursor=encode_cursor([r.code]), node=Bundle.of(r)) for r in rows]
-        return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                          end_cursor=edges[-1].cursor if edges else None),
-                          total_count=total)
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Creates version 1 of a new product code as a DRAFT.")
-    async def create_product_draft(self, info: Info, input: ProductDefinitionInput,
-                                   idempotency_key: str) -> ProductResult:
+    async def create_product_draft(
+        self, info: Info, input: ProductDefinitionInput, idempotency_key: str
+    ) -> ProductResult:
         command = input.to_command()
-        return await _run(service.create_product_draft(_uow(info, *WRITERS), data=command,
-                                                       idempotency_key=idempotency_key), Product.of)
+        return await run_command(
+            service.create_product_draft(unit_of_work(info, *WRITERS), data=command, idempotency_key=idempotency_key),
+            Product.of,
+        )
 
     @strawberry.mutation(description="Replaces the definition of a DRAFT version (published versions never change).")
-    async def update_product_draft(self, info: Info, product_id: strawberry.ID, input: ProductDefinitionInput,
-                                   reason: str) -> ProductResult:
+    async def update_product_draft(
+        self, info: Info, product_id: strawberry.ID, input: ProductDefinitionInput, reason: str
+    ) -> ProductResult:
         command = input.to_command()
-        return await _run(service.update_product_draft(_uow(info, *WRITERS), product_id=str(product_id),
-                                                       data=command, reason=reason), Product.of)
+        return await run_command(
+            service.update_product_draft(
+                unit_of_work(info, *WRITERS), product_id=str(product_id), data=command, reason=reason
+            ),
+            Product.of,
+        )
 
     @strawberry.mutation(description="Starts the next version of a product as a DRAFT copy of a published version.")
-    async def create_product_version(self, info: Info, from_product_id: strawberry.ID,
-                                     idempotency_key: str) -> ProductResult:
-        return await _run(service.create_product_version(_uow(info, *WRITERS), product_id=str(from_product_id),
-                                                         idempotency_key=idempotency_key), Product.of)
+    async def create_product_version(
+        self, info: Info, from_product_id: strawberry.ID, idempotency_key: str
+    ) -> ProductResult:
+        return await run_command(
+            service.create_product_version(
+                unit_of_work(info, *WRITERS), product_id=str(from_product_id), idempotency_key=idempotency_key
+            ),
+            Product.of,
+        )
 
     @strawberry.mutation(description="DRAFT → PENDING_APPROVAL.")
     async def submit_product_for_approval(self, info: Info, product_id: strawberry.ID, reason: str) -> ProductResult:
-        return await _run(service.submit_product_for_approval(_uow(info, *WRITERS), product_id=str(product_id),
-                                                              reason=reason), Product.of)
+        return await run_command(
+            service.submit_product_for_approval(
+                unit_of_work(info, *WRITERS), product_id=str(product_id), reason=reason
+            ),
+            Product.of,
+        )
 
     @strawberry.mutation(description="PENDING_APPROVAL → APPROVED; the approver must not be the submitter.")
     async def approve_product_version(self, info: Info, product_id: strawberry.ID, reason: str) -> ProductResult:
-        return await _run(service.approve_product_version(_uow(info, *WRITERS), product_id=str(product_id),
-                                                          reason=reason), Product.of)
+        return await run_command(
+            service.approve_product_version(unit_of_work(info, *WRITERS), product_id=str(product_id), reason=reason),
+            Product.of,
+        )
 
     @strawberry.mutation(description="PENDING_APPROVAL → DRAFT; the rejecter must not be the submitter.")
     async def reject_product_version(self, info: Info, product_id: strawberry.ID, reason: str) -> ProductResult:
-        return await _run(service.reject_product_version(_uow(info, *WRITERS), product_id=str(product_id),
-                                                         reason=reason), Product.of)
+        return await run_command(
+            service.reject_product_version(unit_of_work(info, *WRITERS), product_id=str(product_id), reason=reason),
+            Product.of,
+        )
 
     @strawberry.mutation(description="APPROVED → ACTIVE, on sale from effectiveFrom; the previous version stops then.")
-    async def publish_product_version(self, info: Info, product_id: strawberry.ID, effective_from: dt.date,
-                                      reason: str) -> ProductResult:
-        return await _run(service.publish_product_version(_uow(info, *WRITERS), product_id=str(product_id),
-                                                          effective_from=effective_from, reason=reason), Product.of)
+    async def publish_product_version(
+        self, info: Info, product_id: strawberry.ID, effective_from: dt.date, reason: str
+    ) -> ProductResult:
+        return await run_command(
+            service.publish_product_version(
+                unit_of_work(info, *WRITERS), product_id=str(product_id), effective_from=effective_from, reason=reason
+            ),
+            Product.of,
+        )
 
     @strawberry.mutation(description="ACTIVE → WITHDRAWN: no new sales from effectiveAt (default today).")
-    async def withdraw_product(self, info: Info, product_id: strawberry.ID, reason: str,
-                               effective_at: dt.date | None = None) -> ProductResult:
-        return await _run(service.withdraw_product(_uow(info, *WRITERS), product_id=str(product_id),
-                                                   effective_at=effective_at, reason=reason), Product.of)
+    async def withdraw_product(
+        self, info: Info, product_id: strawberry.ID, reason: str, effective_at: dt.date | None = None
+    ) -> ProductResult:
+        return await run_command(
+            service.withdraw_product(
+                unit_of_work(info, *WRITERS), product_id=str(product_id), effective_at=effective_at, reason=reason
+            ),
+            Product.of,
+        )
 
     @strawberry.mutation(description="WITHDRAWN → RETIRED, once the withdrawal has taken effect.")
     async def retire_product(self, info: Info, product_id: strawberry.ID, reason: str) -> ProductResult:
-        return await _run(service.retire_product(_uow(info, *WRITERS), product_id=str(product_id), reason=reason),
-                          Product.of)
+        return await run_command(
+            service.retire_product(unit_of_work(info, *WRITERS), product_id=str(product_id), reason=reason), Product.of
+        )
 
     @strawberry.mutation(description="Creates an ACTIVE bundle of existing product codes.")
     async def create_bundle(self, info: Info, code: str, input: BundleInput, idempotency_key: str) -> BundleResult:
         command = input.to_command()
-        return await _run(bundles.create_bundle(_uow(info, *WRITERS), code=code, data=command,
-                                                idempotency_key=idempotency_key), Bundle.of)
+        return await run_command(
+            bundles.create_bundle(
+                unit_of_work(info, *WRITERS), code=code, data=command, idempotency_key=idempotency_key
+            ),
+            Bundle.of,
+        )
 
     @strawberry.mutation(description="Replaces an ACTIVE bundle's components, price and eligibility.")
-    async def update_bundle(self, info: Info, bundle_id: strawberry.ID, input: BundleInput,
-                            reason: str) -> BundleResult:
+    async def update_bundle(
+        self, info: Info, bundle_id: strawberry.ID, input: BundleInput, reason: str
+    ) -> BundleResult:
         command = input.to_command()
-        return await _run(bundles.update_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), data=command,
-                                                reason=reason), Bundle.of)
+        return await run_command(
+            bundles.update_bundle(unit_of_work(info, *WRITERS), bundle_id=str(bundle_id), data=command, reason=reason),
+            Bundle.of,
+        )
 
     @strawberry.mutation(description="ACTIVE → RETIRED: the bundle is no longer offered.")
     async def retire_bundle(self, info: Info, bundle_id: strawberry.ID, reason: str) -> BundleResult:
-        return await _run(bundles.retire_bundle(_uow(info, *WRITERS), bundle_id=str(bundle_id), reason=reason),
-                          Bundle.of)
+        return await run_command(
+            bundles.retire_bundle(unit_of_work(info, *WRITERS), bundle_id=str(bundle_id), reason=reason), Bundle.of
+        )
 
 
 def build_schema() -> strawberry.federation.Schema:
     """Builds the product subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, types=[Product], federation_version="2.9",
+        query=Query,
+        mutation=Mutation,
+        types=[Product],
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("product"), operation_metrics("product")],
     )
