@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
+from shared.loaders import rows_by_id, rows_by_parent
 from subgraphs.corporate_lending.models import (
     Covenant,
     CovenantTest,
@@ -33,24 +29,8 @@ def scope_of(principal: Principal | None) -> frozenset[str] | None:
     return principal.party_ids if principal is not None else frozenset()
 
 
-def _by_id(sessions: async_sessionmaker[AsyncSession], model: Any) -> DataLoader:
-    async def batch(ids: Sequence[uuid.UUID]) -> list[Any]:
-        async with sessions() as session:
-            rows = (await session.execute(select(model).where(model.id.in_(ids)))).scalars().all()
-        found = {r.id: r for r in rows}
-        return [found.get(i) for i in ids]
-    return DataLoader(batch)
 
 
-def _children(sessions: async_sessionmaker[AsyncSession], model: Any, column: Any, order: Any) -> DataLoader:
-    async def batch(ids: Sequence[uuid.UUID]) -> list[list[Any]]:
-        async with sessions() as session:
-            rows = (await session.execute(select(model).where(column.in_(ids)).order_by(order))).scalars().all()
-        grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
-        for r in rows:
-            grouped[getattr(r, column.key)].append(r)
-        return [grouped.get(i, []) for i in ids]
-    return DataLoader(batch)
 
 
 @dataclass
@@ -72,13 +52,13 @@ def make_loaders(sessions: async_sessionmaker[AsyncSession],
                  principal: Principal | None) -> CorporateLendingLoaders:
     """Builds the loaders of one request."""
     return CorporateLendingLoaders(
-        applications=_by_id(sessions, CreditApplication), offers=_by_id(sessions, Offer),
-        facilities=_by_id(sessions, Facility), drawdowns=_by_id(sessions, Drawdown),
-        covenants=_by_id(sessions, Covenant),
-        offers_by_application=_children(sessions, Offer, Offer.application_id, Offer.expires_at),
-        facilities_by_party=_children(sessions, Facility, Facility.borrower_party_id, Facility.created_at),
-        drawdowns_by_facility=_children(sessions, Drawdown, Drawdown.facility_id, Drawdown.created_at),
-        covenants_by_facility=_children(sessions, Covenant, Covenant.facility_id, Covenant.metric),
-        tests_by_covenant=_children(sessions, CovenantTest, CovenantTest.covenant_id, CovenantTest.submitted_at),
-        repayments_by_drawdown=_children(sessions, Repayment, Repayment.drawdown_id, Repayment.created_at),
+        applications=rows_by_id(sessions, CreditApplication), offers=rows_by_id(sessions, Offer),
+        facilities=rows_by_id(sessions, Facility), drawdowns=rows_by_id(sessions, Drawdown),
+        covenants=rows_by_id(sessions, Covenant),
+        offers_by_application=rows_by_parent(sessions, Offer, Offer.application_id, Offer.expires_at),
+        facilities_by_party=rows_by_parent(sessions, Facility, Facility.borrower_party_id, Facility.created_at),
+        drawdowns_by_facility=rows_by_parent(sessions, Drawdown, Drawdown.facility_id, Drawdown.created_at),
+        covenants_by_facility=rows_by_parent(sessions, Covenant, Covenant.facility_id, Covenant.metric),
+        tests_by_covenant=rows_by_parent(sessions, CovenantTest, CovenantTest.covenant_id, CovenantTest.submitted_at),
+        repayments_by_drawdown=rows_by_parent(sessions, Repayment, Repayment.drawdown_id, Repayment.created_at),
     )

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
+from shared.loaders import rows_by_parent
 from subgraphs.party.models import (
     Address,
     Agreement,
@@ -62,17 +63,6 @@ async def load_parties_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID],
     return [by_id.get(i) for i in ids]
 
 
-def _children_loader(sessions: async_sessionmaker[AsyncSession], model: Any, column: Any,
-                     order: Any) -> DataLoader:
-    async def batch(ids: list[uuid.UUID]) -> list[list[Any]]:
-        async with sessions() as session:
-            rows = (await session.execute(select(model).where(column.in_(ids)).order_by(order))).scalars().all()
-        grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
-        for row in rows:
-            grouped[getattr(row, column.key)].append(row)
-        return [grouped.get(i, []) for i in ids]
-
-    return DataLoader(batch)
 
 
 @dataclass
@@ -98,7 +88,7 @@ class PartyLoaders:
                 return await load_parties_by_ids(session, ids, self.principal)
 
         self.party = DataLoader(batch_parties)
-        child: Callable[..., DataLoader] = lambda m, c, o: _children_loader(self.sessions, m, c, o)  # noqa: E731
+        child: Callable[..., DataLoader] = lambda m, c, o: rows_by_parent(self.sessions, m, c, o)  # noqa: E731
         self.addresses = child(Address, Address.party_id, Address.created_at)
         self.contact_points = child(ContactPoint, ContactPoint.party_id, ContactPoint.created_at)
         self.identifiers = child(Identifier, Identifier.party_id, Identifier.created_at)
