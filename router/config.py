@@ -41,6 +41,7 @@ class RouterSettings(BaseSettings):
     max_query_bytes: int = Field(default=100_000, gt=0)
     max_depth: int = Field(default=64, gt=0)
     plan_cache_size: int = Field(default=512, gt=0)
+    max_subscriptions_per_connection: int = Field(default=32, gt=0)
     propagate_headers: list[str] = Field(default_factory=lambda: ["authorization"])
     header_rules: list[HeaderRule] = Field(default_factory=list)  # applied after propagate_headers, in order
     subgraph_urls: dict[str, str] = Field(default_factory=dict)

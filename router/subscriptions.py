@@ -100,6 +100,13 @@ class _Connection:
                 await self.ws.close(code=4401, reason="Unauthorized")
             elif op_id in self.running:
                 await self.ws.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            elif len(self.running) >= self.state.settings.max_subscriptions_per_connection:
+                limit = self.state.settings.max_subscriptions_per_connection
+                error = {
+                    "message": f"At most {limit} operations may run at once on one connection.",
+                    "extensions": {"code": "TOO_MANY_OPERATIONS"},
+                }
+                await self.send({"type": "error", "id": op_id, "payload": [error]})
             else:
                 task = asyncio.create_task(self._operation(op_id, message.get("payload") or {}))
                 self.running[op_id] = task

@@ -18,7 +18,10 @@ PROTOCOL = "graphql-transport-ws"
 def router_ws(scenarios, tmp_path):
     path = tmp_path / "supergraph.graphql"
     path.write_text((SCENARIOS / "subscriptions" / "supergraph.graphql").read_text())
-    app = create_app(RouterSettings(supergraph=path, subgraph_urls=scenarios.urls("subscriptions")))
+    settings = RouterSettings(
+        supergraph=path, subgraph_urls=scenarios.urls("subscriptions"), max_subscriptions_per_connection=2
+    )
+    app = create_app(settings)
     server = ServerThread(app)
     server.server.config.lifespan = "on"
     server.start()
@@ -121,3 +124,17 @@ async def test_plan_shape() -> None:
     assert plan["node"]["kind"] == "Subscription"
     assert plan["node"]["primary"]["operation"] == "subscription{ticks{__typename id}}"
     assert plan["node"]["rest"]["path"] == ["ticks"]
+
+
+async def test_operations_per_connection_are_limited(router_ws) -> None:
+    async with websockets.connect(router_ws, subprotocols=[PROTOCOL]) as ws:
+        await _init(ws)
+        for op_id in ("1", "2", "3"):
+            sub = {"type": "subscribe", "id": op_id, "payload": {"query": "subscription { ticks(to: 30) { n } }"}}
+            await ws.send(json.dumps(sub))
+        while True:
+            message = json.loads(await ws.recv())
+            if message["id"] == "3":
+                break
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"]["code"] == "TOO_MANY_OPERATIONS"
