@@ -129,7 +129,7 @@ class Executor:
                 for n, (_, obj) in enumerate(targets):
                     deep_merge(obj, data if n == 0 else copy.deepcopy(data), self.sg)
             for err in errors:
-                err = _clean(err, fetch.service_name)
+                err = clean_error(err, fetch.service_name)
                 if flatten_path and "path" in err:
                     err["path"] = list(hoist) + list(err["path"])
                 state.add_error(fetch.id, err)
@@ -173,7 +173,7 @@ class Executor:
 
     def _entity_error(self, state, fetch: Fetch, err: dict, paths_for, hoist) -> None:
         path = err.get("path")
-        err = _clean(err, fetch.service_name)
+        err = clean_error(err, fetch.service_name)
         if isinstance(path, list) and len(path) >= 2 and path[0] == "_entities" and isinstance(path[1], int):
             i = path[1]
             if 0 <= i < len(paths_for):
@@ -220,7 +220,8 @@ class _FetchFailed(Exception):
         self.message = message
 
 
-def _clean(err: dict, service: str) -> dict:
+def clean_error(err: dict, service: str) -> dict:
+    """A subgraph error without its locations (they point into the subgraph operation), naming the subgraph."""
     out = {k: v for k, v in err.items() if k != "locations"}
     ext = dict(out.get("extensions") or {})
     ext.setdefault("service", service)

@@ -11,7 +11,7 @@ import websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from router.engine import Operation, Result
-from router.executor import ExecutionState, _clean
+from router.executor import ExecutionState, clean_error
 
 if TYPE_CHECKING:
     from router.app import RouterState
@@ -174,7 +174,7 @@ class _Connection:
                         {"type": "next", "id": op_id, "payload": await self._event(engine, operation, message, headers)}
                     )
                 elif kind == "error":
-                    errors = [_clean(e, primary.service_name) for e in message.get("payload") or []]
+                    errors = [clean_error(e, primary.service_name) for e in message.get("payload") or []]
                     await self.send({"type": "next", "id": op_id, "payload": {"data": None, "errors": errors}})
                     return
                 elif kind == "complete":
@@ -186,7 +186,7 @@ class _Connection:
         primary = operation.plan.primary
         assert primary is not None
         for err in payload.get("errors") or []:
-            state.add_error(primary.id, _clean(err, primary.service_name))
+            state.add_error(primary.id, clean_error(err, primary.service_name))
         result = await engine.complete(operation, state)
         return result.body
 
