@@ -39,23 +39,31 @@ def _after(cursor: str | None) -> int | None:
 @strawberry.type
 class Query:
     @strawberry.field(description="Evidence entries in chain order, filtered by aggregate, actor, type and time.")
-    async def audit_trail(self, info: Info, subject: str | None = None, actor: str | None = None,
-                          type: str | None = None,
-                          from_: Annotated[dt.datetime | None, strawberry.argument(name="from")] = None,
-                          to: dt.datetime | None = None, first: int = 20,
-                          after: str | None = None) -> Connection[AuditEntry]:
+    async def audit_trail(
+        self,
+        info: Info,
+        subject: str | None = None,
+        actor: str | None = None,
+        type: str | None = None,
+        from_: Annotated[dt.datetime | None, strawberry.argument(name="from")] = None,
+        to: dt.datetime | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
         info.context.require(*READERS)
         if from_ and to and from_ >= to:
             raise InputError("'from' must be before 'to'.", field="from")
-        trail = queries.TrailFilter(subject=subject, actor=actor, event_type=type, occurred_from=from_,
-                                    occurred_to=to)
+        trail = queries.TrailFilter(subject=subject, actor=actor, event_type=type, occurred_from=from_, occurred_to=to)
         async with info.context.sessions() as session:
-            rows, has_next, total = await queries.trail_page(session, trail, first=check_page_size(first),
-                                                             after_seq=_after(after))
+            rows, has_next, total = await queries.trail_page(
+                session, trail, first=check_page_size(first), after_seq=_after(after)
+            )
         edges = [Edge(cursor=encode_cursor([r.sequence]), node=AuditEntry.of(r)) for r in rows]
-        return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                          end_cursor=edges[-1].cursor if edges else None),
-                          total_count=total)
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
 
     @strawberry.field(description="Verifies the whole chain and its signed checkpoints; names the first bad entry.")
     async def verify_audit_chain(self, info: Info) -> AuditVerification:
@@ -69,6 +77,8 @@ class Query:
 def build_schema() -> strawberry.federation.Schema:
     """Builds the audit subgraph schema (Federation 2.9)."""
     return strawberry.federation.Schema(
-        query=Query, types=[AuditActor], federation_version="2.9",
+        query=Query,
+        types=[AuditActor],
+        federation_version="2.9",
         extensions=[lambda: FinpaceErrors("audit"), operation_metrics("audit")],
     )
