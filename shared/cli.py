@@ -456,9 +456,11 @@ def seed(demo: bool, count: int, url: str | None) -> None:
 @click.option("--output", type=click.Path(path_type=Path), default=Path("schema/supergraph.graphql"), show_default=True)
 def compose(output: Path) -> None:
     """Compose schema/supergraph.graphql from the subgraph SDL snapshots."""
-    compose_fn = _lazy("router.composition", "compose", "Composition")
-    result = compose_fn(output)
-    console.print(f"[green]✓[/] composed {output}" if result is None else str(result), highlight=False)
+    write_supergraph = _lazy("router.composition", "write_supergraph", "Composition")
+    result = write_supergraph(output)
+    if result is not None:
+        _fail(f"Composition failed:\n{result}")
+    console.print(f"[green]✓[/] composed {output}", highlight=False)
 
 
 @main.group(context_settings=CONTEXT_SETTINGS)

@@ -140,9 +140,11 @@ class Merger:
         head = _desc(desc, "")
         if kind == "scalar":
             hidden = "\n  @inaccessible" if self._hidden(name) else ""
+            url = next((t.specified_by for _, t in holders if t.specified_by), None)
+            specified = f" @specifiedBy(url: {json.dumps(url)})" if url else ""
             return (
                 head
-                + f"scalar {name}"
+                + f"scalar {name}{specified}"
                 + "".join(f"\n  @join__type(graph: {self.enum[s.name]})" for s, _ in holders)
                 + hidden
             )
@@ -191,7 +193,9 @@ class Merger:
         body = []
         for f in fields:
             hidden = any(t.fields[f.name].inaccessible for _, t in holders)
-            default = ""
+            # Subgraphs that declare a default must agree on it (checked in validation); keep that one.
+            defaults = [t.fields[f.name].default for _, t in holders if t.fields[f.name].default is not None]
+            default = f" = {defaults[0]}" if defaults else ""
             body.append(
                 f"  {_desc(f.description, '  ')}{f.name}: {f.type}{default}{' @inaccessible' if hidden else ''}"
             )

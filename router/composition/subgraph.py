@@ -56,6 +56,7 @@ class SField:
     provides: str | None = None
     override: str | None = None
     inaccessible: bool = False
+    default: str | None = None  # an input field's default value, printed
     deprecated: DirectiveNode | None = None
 
 
@@ -75,6 +76,7 @@ class SType:
     members: list[str] = field(default_factory=list)
     values: list[tuple[str, bool, DirectiveNode | None]] = field(default_factory=list)
     description: str | None = None
+    specified_by: str | None = None  # a scalar's @specifiedBy(url:)
 
 
 @dataclass
@@ -153,6 +155,8 @@ def parse_subgraph(name: str, url: str, sdl: str) -> Subgraph:
                 t.interface_object = True
             elif role == "inaccessible":
                 t.inaccessible = True
+            elif x.name.value == "specifiedBy" and kind == "scalar":
+                t.specified_by = t.specified_by or args.get("url")
         t.interfaces.extend(
             i.name.value for i in getattr(d, "interfaces", None) or () if i.name.value not in t.interfaces
         )
@@ -200,6 +204,8 @@ def _normalise_roots(sub: Subgraph) -> None:
 
 def _field(f, names: dict[str, str]) -> SField:
     out = SField(f.name.value, print_ast(f.type), list(getattr(f, "arguments", None) or ()))
+    if getattr(f, "default_value", None) is not None:
+        out.default = print_ast(f.default_value)
     if f.description:
         out.description = f.description.value
     for x in f.directives or ():
