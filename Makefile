@@ -8,6 +8,7 @@ UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.finpace-installed
 APOLLO := tests/router/apollo
+GRAPHIQL := router/graphiql_assets
 
 .DEFAULT_GOAL := help
 .PHONY: help venv up test lint bench compose lock clean clean-data
@@ -33,6 +34,9 @@ $(STAMP): pyproject.toml requirements.lock | $(UV)
 venv: $(STAMP) ## Create or refresh .venv from requirements.lock.
 
 up: $(STAMP) ## Run the whole platform (embedded PostgreSQL and NATS unless FINPACE_*_URL are set).
+	@if [ -f $(GRAPHIQL)/package.json ] && [ ! -d $(GRAPHIQL)/node_modules ] && command -v npm >/dev/null; then \
+		(cd $(GRAPHIQL) && npm ci --no-audit --no-fund); \
+	fi
 	$(BIN)/finpace up
 
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL and NATS, embedded by default).

@@ -379,9 +379,32 @@ def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool,
             router_settings = load_object(ROUTER_SETTINGS)
         except ModuleNotFoundError:
             return factory(settings)
-        options = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
-        return factory(router_settings(**options))
+        options: dict[str, Any] = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
+        # The platform profile decides the router's developer conveniences unless FINPACE_ROUTER_* says otherwise.
+        for name, value in {"graphiql": settings.graphiql_enabled, "expose_query_plan": settings.is_dev,
+                            "include_subgraph_errors": settings.is_dev}.items():
+            if f"FINPACE_ROUTER_{name.upper()}" not in os.environ:
+                options[name] = value
+        return factory(router_settings(**options), token_validator=_router_token_validator(settings))
     return factory(settings)
+
+
+def _router_token_validator(settings: Settings) -> Callable[[str | None], Any]:
+    """Adapts the platform's JWT validation to the router's hook (which expects PermissionError)."""
+    from shared.auth import TokenValidator, bearer_token
+    from shared.errors import AuthError
+
+    validator = TokenValidator(settings)
+
+    async def validate(authorization: str | None) -> None:
+        try:
+            token = bearer_token(authorization)
+            if token is not None:
+                await validator.validate_async(token)
+        except AuthError as exc:
+            raise PermissionError(exc.message) from None
+
+    return validate
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
