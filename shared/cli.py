@@ -385,11 +385,11 @@ def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool,
                             "include_subgraph_errors": settings.is_dev}.items():
             if f"FINPACE_ROUTER_{name.upper()}" not in os.environ:
                 options[name] = value
-        return factory(router_settings(**options), token_validator=_router_token_validator(settings))
+        return factory(router_settings(**options), token_validator=router_token_validator(settings))
     return factory(settings)
 
 
-def _router_token_validator(settings: Settings) -> Callable[[str | None], Any]:
+def router_token_validator(settings: Settings) -> Callable[[str | None], Any]:
     """Adapts the platform's JWT validation to the router's hook (which expects PermissionError)."""
     from shared.auth import TokenValidator, bearer_token
     from shared.errors import AuthError
