@@ -121,7 +121,7 @@ async def test_a_missing_subgraph_gives_partial_data_and_names_it(platform: dict
     assert any(e.get("extensions", {}).get("service") == "consumer_lending" for e in body["errors"])
 
 
-async def test_the_router_refuses_a_bad_token_before_any_subgraph_call(platform: dict[str, Any]) -> None:
+async def test_the_router_refuses_a_bad_token_with_401(platform: dict[str, Any]) -> None:
     bad = GraphQLClient(platform["http"], platform["router"], "not.a.token")
     response = await bad.raw("{ parties { totalCount } }")
     assert response.status_code == 401
