@@ -17,6 +17,7 @@ from router.engine import Engine
 from router.graphiql import ASSET_ROUTE, asset_files, graphiql_html
 from router.http import TokenValidator, graphql_endpoint, health, metrics, ready
 from router.metrics import RouterMetrics
+from router.persisted import PersistedOperations
 from router.subscriptions import graphql_ws_endpoint
 from router.supergraph import Supergraph
 
@@ -29,6 +30,8 @@ class RouterState:
         self.token_validator = token_validator
         self.metrics = RouterMetrics()
         self.graphiql_html = graphiql_html(settings) if settings.graphiql else None
+        # Read when the app is built, so a malformed operation file stops start-up.
+        self.persisted = PersistedOperations.load(settings.operations_dir)
         self.load_error: str | None = None
         self._engine: Engine | None = None
         self._lock = asyncio.Lock()

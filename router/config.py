@@ -16,6 +16,8 @@ from router.headers import HeaderRule
 SUBGRAPH_URL_ENV_PREFIX = "FINPACE_SUBGRAPH_URL_"
 # Where `npm ci --prefix router/graphiql_assets` installs GraphiQL and React at set-up.
 DEFAULT_GRAPHIQL_ASSETS = Path(__file__).parent / "graphiql_assets" / "node_modules"
+# The persisted operations (customer 360, RM workbench, ...) shipped with the router.
+DEFAULT_OPERATIONS = Path(__file__).parent / "operations"
 
 
 class AuthMode(StrEnum):
@@ -53,6 +55,8 @@ class RouterSettings(BaseSettings):
     csrf_prevention: bool = True
     override_labels: list[str] = Field(default_factory=list)  # progressive @override labels always on
     graphiql_assets: Path | None = DEFAULT_GRAPHIQL_ASSETS
+    operations_dir: Path | None = DEFAULT_OPERATIONS  # persisted operations (`*.graphql`), callable by id
+    persisted_only: bool = False  # trusted-documents mode: free-form queries are refused
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> RouterSettings:

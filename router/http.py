@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from router.config import AuthMode
 from router.headers import HeaderRule, apply_rules
+from router.persisted import PersistedOperationError
 
 if TYPE_CHECKING:
     from router.app import RouterState
@@ -73,6 +74,9 @@ async def _read_request(request: Request) -> dict[str, Any] | Response:
         params = request.query_params
         body: dict[str, Any] = {"query": params.get("query") or None}
         body["operationName"] = params.get("operationName") or None
+        for key in ("documentId", "id"):
+            if params.get(key):
+                body[key] = params[key]
         for key in ("variables", "extensions"):
             raw = params.get(key)
             if raw:
@@ -116,7 +120,10 @@ async def graphql_endpoint(request: Request) -> Response:
     body = await _read_request(request)
     if isinstance(body, Response):
         return body
-    query = body.get("query")
+    try:
+        query, operation_name = state.persisted.resolve(body, persisted_only=settings.persisted_only)
+    except PersistedOperationError as exc:
+        return _error_response(400, exc.message, exc.code, media)
     if not isinstance(query, str) or not query:
         return _error_response(400, "The request has no 'query' string.", "BAD_REQUEST")
     if len(query.encode()) > settings.max_query_bytes:
@@ -124,7 +131,6 @@ async def graphql_endpoint(request: Request) -> Response:
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
         return _error_response(400, "'variables' must be a JSON object.", "BAD_REQUEST")
-    operation_name = body.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         return _error_response(400, "'operationName' must be a string.", "BAD_REQUEST")
     authorization = request.headers.get("authorization")
