@@ -1,0 +1,182 @@
+"""The customer-360 and RM workbench views: persisted operations called by id through the router, seeded platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from router.app import create_app as create_router
+from router.config import DEFAULT_OPERATIONS, RouterSettings
+from router.persisted import sha256_hex
+from shared.auth import issue_dev_token
+from shared.cli import router_token_validator
+from shared.config import Settings
+from shared.migrations import upgrade
+from shared.seed import SeedContext
+from subgraphs.account.app import create_app as create_account
+from subgraphs.account.seed import seed as seed_accounts
+from subgraphs.consumer_lending.app import create_app as create_consumer_lending
+from subgraphs.corporate_lending.app import create_app as create_corporate_lending
+from subgraphs.party.app import create_app as create_party
+from subgraphs.party.seed import seed as seed_parties
+from subgraphs.product.app import create_app as create_product
+from subgraphs.product.seed import seed as seed_products
+from tests.helpers import GraphQLClient, serve
+from tests.subgraphs.support import provision
+
+SUPERGRAPH = Path(__file__).resolve().parents[1] / "schema" / "supergraph.graphql"
+ACCOUNTS_OF = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Party {
+  accounts { id bookedBalance { amount currency } availableBalance { amount currency } } } } }"""
+
+
+@pytest.fixture(scope="module")
+async def platform(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FINPACE_DATA_DIR", str(settings.data_dir))  # the product seed signs its checker's token here
+    await provision(settings.nats_url or "")
+    urls: dict[str, str] = {}
+    async with serve(create_party(settings)) as party, serve(create_product(settings)) as product, \
+            serve(create_account(settings)) as account, serve(create_consumer_lending(settings)) as consumer, \
+            serve(create_corporate_lending(settings)) as corporate:
+        served = (("party", party), ("product", product), ("account", account),
+                  ("consumer_lending", consumer), ("corporate_lending", corporate))
+        for name, base in served:
+            await upgrade(settings, name)
+            urls[name] = f"{base}/graphql"
+        router_settings = RouterSettings(supergraph=SUPERGRAPH, subgraph_urls=urls, subgraph_timeout=10,
+                                         operations_dir=DEFAULT_OPERATIONS)
+        async with serve(create_router(router_settings, token_validator=router_token_validator(settings))) as r, \
+                httpx.AsyncClient(timeout=60) as http:
+            token = issue_dev_token(settings, role="admin", sub="seed-admin")
+            ctx = SeedContext(http=http, urls=urls, token=token, count=12)
+            for seed in (seed_parties, seed_products, seed_accounts):
+                await seed(ctx)
+            yield {"router": f"{r}/graphql", "http": http, "state": ctx.state, "urls": urls}
+    patch.undo()
+
+
+def ops_token(settings: Settings) -> str:
+    return issue_dev_token(settings, role="ops", sub="ops-1")
+
+
+async def call(platform: dict[str, Any], settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """POSTs a persisted-operation request (no query text) to the router; asserts complete data."""
+    response = await platform["http"].post(
+        platform["router"], json=body, headers={"authorization": f"Bearer {ops_token(settings)}"})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    assert "errors" not in result, result["errors"]
+    return result
+
+
+def apq(name: str) -> dict[str, Any]:
+    sha = sha256_hex((DEFAULT_OPERATIONS / f"{name}.graphql").read_text(encoding="utf-8"))
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+
+
+async def direct_accounts(platform: dict[str, Any], settings: Settings, party_id: str) -> list[dict[str, Any]]:
+    """A party's accounts read straight from the account subgraph (not through the router)."""
+    direct = GraphQLClient(platform["http"], platform["urls"]["account"], ops_token(settings))
+    data = await direct.data(ACCOUNTS_OF, {"r": [{"__typename": "Party", "id": party_id}]})
+    accounts: list[dict[str, Any]] = data["_entities"][0]["accounts"]
+    return accounts
+
+
+async def test_customer_360_by_document_id(platform: dict[str, Any], settings: Settings) -> None:
+    orgs, persons = platform["state"]["party.organisations"], platform["state"]["party.persons"]
+    head = orgs[0]
+    party = (await call(platform, settings, {"documentId": "Customer360", "variables": {"partyId": head}}))["data"][
+        "party"]
+    assert party["id"] == head and party["status"] == "ACTIVE" and party["partyType"] == "ORGANISATION"
+    assert party["legalName"].endswith(" Ltd") and party["relationshipManagerId"] == "rm-01"
+    assert party["addresses"][0]["addressType"] == "REGISTERED"
+    # Group tree: the head owns orgs 1 (100 %) and 2 (75 %); org 2 owns org 3 (51 %).
+    group = party["group"]
+    assert group["party"]["id"] == head
+    children = {c["party"]["id"]: c for c in group["children"]}
+    assert set(children) == {orgs[1], orgs[2]}
+    assert Decimal(children[orgs[1]]["ownershipPct"]) == 100 and Decimal(children[orgs[2]]["ownershipPct"]) == 75
+    grandchildren = children[orgs[2]]["children"]
+    assert [(g["party"]["id"], Decimal(g["ownershipPct"])) for g in grandchildren] == [(orgs[3], 51)]
+    assert all(c["party"]["legalName"] for c in group["children"])
+    # Contact roles, with the person resolved.
+    assert sorted(r["role"] for r in party["contactRoles"]) == ["AUTHORISED_SIGNATORY", "DIRECTOR"]
+    assert {r["person"]["id"] for r in party["contactRoles"]} == {persons[0]}
+    assert all(r["active"] and r["person"]["legalName"] for r in party["contactRoles"])
+    # Consents in force: the seed refused marketing e-mail for every third organisation, the head included.
+    assert [(c["purpose"], c["channel"], c["decision"]) for c in party["consents"]] == \
+        [("MARKETING", "EMAIL", "REFUSED")]
+    # Accounts: balances as the account subgraph has them, the overdraft the seed granted, and the product.
+    assert party["accounts"], "the group head has an account in the demo bank"
+    direct = await direct_accounts(platform, settings, head)
+    assert [{k: a[k] for k in ("id", "bookedBalance", "availableBalance")} for a in party["accounts"]] == direct
+    for account in party["accounts"]:
+        assert account["id"] in platform["state"]["account.accounts"]
+        assert account["status"] == "ACTIVE"
+        overdraft = account["overdraft"]
+        assert overdraft["limit"] == {"amount": "5000.00", "currency": account["currency"]}  # i % 3 == 0
+        assert overdraft["headroom"] == overdraft["limit"]
+        booked, available = Decimal(account["bookedBalance"]["amount"]), Decimal(account["availableBalance"]["amount"])
+        assert available == booked - Decimal(account["heldAmount"]["amount"]) + Decimal(overdraft["headroom"]["amount"])
+        product = account["product"]
+        assert product["code"] and product["name"] and isinstance(product["version"], int)
+        assert product["family"] == "CURRENT_ACCOUNT" and product["currency"] == account["currency"]
+    # Lending is served but nothing was lent in this seed: empty lists, not errors.
+    assert party["loans"] == [] and party["facilities"] == []
+
+
+async def test_customer_360_by_apq_hash_answers_the_same(platform: dict[str, Any], settings: Settings) -> None:
+    head = platform["state"]["party.organisations"][0]
+    variables = {"partyId": head}
+    by_name = await call(platform, settings, {"documentId": "Customer360", "variables": variables})
+    by_hash = await call(platform, settings, {"extensions": apq("Customer360"), "variables": variables})
+    by_id = await call(platform, settings, {"id": "Customer360", "variables": variables})
+    assert by_hash == by_name == by_id
+
+
+async def test_rm_workbench_lists_exactly_the_rms_parties(platform: dict[str, Any], settings: Settings) -> None:
+    # The expected portfolio comes straight from the party subgraph, not through the router.
+    party = GraphQLClient(platform["http"], platform["urls"]["party"], ops_token(settings))
+    expected = await party.data("""{ parties(filter: {relationshipManagerId: "rm-01"}, first: 100) {
+        edges { node { id } } } }""")
+    expected_ids = {e["node"]["id"] for e in expected["parties"]["edges"]}
+    assert expected_ids, "the party seed assigns organisations to rm-01"
+    body = await call(platform, settings, {"extensions": apq("RmWorkbench"), "variables": {"rmId": "rm-01"}})
+    portfolio = body["data"]["parties"]
+    nodes = [e["node"] for e in portfolio["edges"]]
+    assert {n["id"] for n in nodes} == expected_ids
+    assert portfolio["totalCount"] == len(expected_ids) and not portfolio["pageInfo"]["hasNextPage"]
+    assert all(n["relationshipManagerId"] == "rm-01" for n in nodes)
+    with_accounts = 0
+    for node in nodes:
+        direct = await direct_accounts(platform, settings, node["id"])
+        assert [a["id"] for a in node["accounts"]] == [a["id"] for a in direct]
+        for account, mirror in zip(node["accounts"], direct, strict=True):
+            assert account["availableBalance"] == mirror["availableBalance"]
+            assert account["overdraft"]["limit"]["currency"] == account["bookedBalance"]["currency"]
+            assert account["product"]["code"]
+        with_accounts += bool(node["accounts"])
+        assert all(c["purpose"] and c["decision"] for c in node["consents"])
+        assert node["loans"] == [] and node["facilities"] == []
+    assert with_accounts, "rm-01's portfolio includes a customer with an account"
+
+
+async def test_rm_workbench_by_document_id_matches_by_hash(platform: dict[str, Any], settings: Settings) -> None:
+    variables = {"rmId": "rm-01"}
+    by_name = await call(platform, settings, {"documentId": "RmWorkbench", "variables": variables})
+    by_hash = await call(platform, settings, {"extensions": apq("RmWorkbench"), "variables": variables})
+    assert by_name == by_hash
+    empty = await call(platform, settings, {"documentId": "RmWorkbench", "variables": {"rmId": "rm-nobody"}})
+    assert empty["data"]["parties"]["edges"] == [] and empty["data"]["parties"]["totalCount"] == 0
+
+
+async def test_an_unknown_view_is_400(platform: dict[str, Any], settings: Settings) -> None:
+    response = await platform["http"].post(platform["router"], json={"documentId": "Customer361"},
+                                           headers={"authorization": f"Bearer {ops_token(settings)}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
