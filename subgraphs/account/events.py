@@ -119,9 +119,24 @@ class PaymentAuthorisationRecorded(PaymentEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentExecuted(PaymentEvent):
+    """An outgoing payment executed, or a lending disbursement credited (then with idempotency_id)."""
+
     journal_entry_id: str
     to_account_id: str | None
     beneficiary: str | None
+    idempotency_id: str | None = None
+    value_date: str | None = None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentFailed(PaymentEvent):
+    """A lending disbursement the account domain refused to book (the reply lending compensates on)."""
+
+    idempotency_id: str
+    code: str
+    reason: str
+    requested_by: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ class InternalPurpose(StrEnum):
     INTEREST_INCOME = "INTEREST_INCOME"
     INTEREST_EXPENSE = "INTEREST_EXPENSE"
     FEE_INCOME = "FEE_INCOME"
+    LOAN_FUNDING = "LOAN_FUNDING"
 
 
 class AccountStatus(StrEnum):
@@ -71,6 +72,7 @@ class EntryType(StrEnum):
     INTEREST = "INTEREST"
     FEE = "FEE"
     REVERSAL = "REVERSAL"
+    DISBURSEMENT = "DISBURSEMENT"
 
 
 class HoldStatus(StrEnum):
@@ -233,6 +235,35 @@ class Payment(Base):
     initiated_by: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     journal_entry_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("journal_entries.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class DisbursementStatus(StrEnum):
+    PENDING = "PENDING"
+    EXECUTED = "EXECUTED"
+    FAILED = "FAILED"
+
+
+class Disbursement(Base):
+    """A credit a lending domain requested: each idempotency_id is booked at most once and keeps its reply."""
+
+    __tablename__ = "disbursements"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    idempotency_id: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    source_ref: Mapped[str | None] = mapped_column(String(64))
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    # No foreign key: a request may name an account that does not exist (it is answered FAILED).
+    account_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    journal_entry_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("journal_entries.id"))
+    value_date: Mapped[dt.date | None] = mapped_column(Date)
+    request_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    replies: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 

@@ -252,13 +252,24 @@ async def receive_payment(uow: UnitOfWork, *, account_id: uuid.UUID, amount: Mon
         request = {"account": str(account_id), "amount": str(amount), "ref": reference, "value": value_date}
         if (prior := await replayed(uow, "receivePayment", idempotency_key, request, JournalEntry)) is not None:
             return prior
-        account = await lock_account(uow, account_id)
-        check_credit(account, amount)
-        clearing = await internal_account(uow, InternalPurpose.CLEARING, amount.currency)
-        entry = await book(uow, entry_type="PAYMENT_IN", currency=amount.currency, reference=reference,
-                           value_date=value_date, legs=[Leg(clearing, -amount.amount), Leg(account, amount.amount)])
+        entry = await credit_from_internal(uow, account_id=account_id, amount=amount, reference=reference,
+                                           value_date=value_date, purpose=InternalPurpose.CLEARING,
+                                           entry_type="PAYMENT_IN")
         await uow.commit({"id": str(entry.id)})
         return entry
+
+
+async def credit_from_internal(uow: UnitOfWork, *, account_id: uuid.UUID, amount: Money, reference: str | None,
+                               value_date: dt.date | None, purpose: InternalPurpose,
+                               entry_type: str) -> JournalEntry:
+    """Books a credit to a customer account against an internal account, inside the caller's transaction."""
+    account = await lock_account(uow, account_id)
+    check_credit(account, amount)
+    if amount.amount <= 0:
+        raise InvalidAmount("A credit must be a positive amount.", field="amount")
+    source = await internal_account(uow, purpose, amount.currency)
+    return await book(uow, entry_type=entry_type, currency=amount.currency, reference=reference,
+                      value_date=value_date, legs=[Leg(source, -amount.amount), Leg(account, amount.amount)])
 
 
 async def reverse_entry(uow: UnitOfWork, *, journal_entry_id: uuid.UUID, reason: str,
