@@ -1,4 +1,4 @@
-"""The product read model: keeps which product versions are on sale from the product domain's events."""
+"""The account's consumers: the product read model, and the lending disbursement requests it books and answers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.app import SubscriberSpec
 from shared.events import Envelope
+from subgraphs.account.disbursements import on_disbursement_requested
 from subgraphs.account.models import ProductVersion
 
 STREAM = "FINPACE_PRODUCT"
@@ -42,4 +43,12 @@ async def apply_product_event(session: AsyncSession, envelope: Envelope) -> None
                               .values(status="RETIRED"))
 
 
-SUBSCRIBERS = [SubscriberSpec(stream=STREAM, durable=DURABLE, handler=apply_product_event)]
+PRODUCT_SUBSCRIBERS = [SubscriberSpec(stream=STREAM, durable=DURABLE, handler=apply_product_event)]
+# The disbursement saga (docs/lending.md), durables in nats/consumers/account-*-lending.json.
+LENDING_SUBSCRIBERS = [
+    SubscriberSpec(stream="FINPACE_CONSUMER_LENDING", durable="account-consumer-lending",
+                   handler=on_disbursement_requested),
+    SubscriberSpec(stream="FINPACE_CORPORATE_LENDING", durable="account-corporate-lending",
+                   handler=on_disbursement_requested),
+]
+SUBSCRIBERS = PRODUCT_SUBSCRIBERS + LENDING_SUBSCRIBERS

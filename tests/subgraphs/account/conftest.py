@@ -88,7 +88,9 @@ async def wait_for_products(sessions: async_sessionmaker[AsyncSession], ids: lis
 @pytest.fixture(scope="session")
 async def account_url(settings: Settings, account_db: AsyncEngine, provisioned: None,
                       sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
-    async with serve(create_app(settings)) as base:
+    # Without the lending saga: other suites' disbursement requests are not booked while they run
+    # (test_lending_saga.py serves its own instance with it).
+    async with serve(create_app(settings, lending_saga=False)) as base:
         today = dt.date.today()
         catalogue = [(pid, f"BCA-{ccy}", "CURRENT_ACCOUNT", ccy, today) for ccy, pid in PRODUCTS.items()]
         catalogue += [(TERM_LOAN, "TL-EUR", "TERM_LOAN", "EUR", today),

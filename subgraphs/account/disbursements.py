@@ -1,0 +1,142 @@
+"""The account side of the lending disbursement saga: book the requested credit once, then reply."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import RequestContext, UnitOfWork
+from shared.errors import DomainError, InputError, InvalidAmount, NotFound
+from shared.events import Actor, Envelope
+from shared.money import Money
+from subgraphs.account import events
+from subgraphs.account.models import Account, Disbursement, DisbursementStatus, EntryType, InternalPurpose
+from subgraphs.account.service import credit_from_internal
+
+log = structlog.get_logger(__name__)
+
+CONSUMER_LENDING = "consumer_lending"
+CORPORATE_LENDING = "corporate_lending"
+
+
+class NotBorrowersAccount(DomainError):
+    """The settlement account is held by another party than the borrower."""
+
+    code = "NOT_BORROWERS_ACCOUNT"
+
+
+class MalformedRequest(ValueError):
+    """A request without an idempotency_id cannot be answered: it is retried, then dead-lettered."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A disbursement request of either lending domain, in the account domain's terms."""
+
+    source: str
+    source_ref: str | None
+    party_id: str | None
+    settlement_account_id: str
+    amount: str
+    currency: str
+    idempotency_id: str
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Request:
+        """Reads the contract fields of LoanDisbursementRequested or DrawdownDisbursementRequested."""
+        data = envelope.data
+        idem = str(data.get("idempotency_id") or "").strip()
+        if not idem or len(idem) > 128:
+            raise MalformedRequest(f"{envelope.type} {envelope.id} has no usable idempotency_id.")
+        amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
+        if envelope.source == CORPORATE_LENDING or "drawdown_id" in data:
+            source, ref, party = CORPORATE_LENDING, data.get("drawdown_id"), data.get("borrower_party_id")
+        else:
+            source, ref, party = CONSUMER_LENDING, data.get("loan_id"), data.get("party_id")
+        return cls(source=source, source_ref=str(ref)[:64] if ref else None,
+                   party_id=str(party)[:64] if party else None,
+                   settlement_account_id=str(data.get("settlement_account_id") or "")[:64],
+                   amount=str(amount.get("amount") or "")[:64], currency=str(amount.get("currency") or "")[:8],
+                   idempotency_id=idem)
+
+
+def saga_uow(session: AsyncSession, envelope: Envelope) -> UnitOfWork:
+    """A UnitOfWork bound to the subscriber's transaction (the inbox row commits with the booking)."""
+    uow = UnitOfWork(sessions=None,  # type: ignore[arg-type]
+                     context=RequestContext(actor=Actor.system("account-disbursement"),
+                                            correlation_id=envelope.correlation_id, causation_id=str(envelope.id)))
+    uow.session = session
+    return uow
+
+
+async def _book(uow: UnitOfWork, request: Request, row: Disbursement) -> None:
+    """Books the credit (settlement account ← loan funding) or raises the business refusal."""
+    try:
+        account_id = uuid.UUID(request.settlement_account_id)
+    except ValueError:
+        raise NotFound(f"Account {request.settlement_account_id!r} does not exist.") from None
+    money = Money.of(request.amount, request.currency)
+    if money.amount <= 0:
+        raise InvalidAmount(f"A disbursement must be positive, not {money}.", field="amount")
+    holder = await uow.session.scalar(select(Account.party_id).where(Account.id == account_id))
+    if holder is not None and request.party_id is not None and str(holder) != request.party_id.lower():
+        raise NotBorrowersAccount(f"Account {account_id} is not held by the borrower {request.party_id}.")
+    reference = f"Disbursement {request.source} {request.source_ref or request.idempotency_id}"[:140]
+    entry = await credit_from_internal(uow, account_id=account_id, amount=money, reference=reference,
+                                       value_date=None, purpose=InternalPurpose.LOAN_FUNDING,
+                                       entry_type=EntryType.DISBURSEMENT.value)
+    row.account_id, row.amount, row.currency = str(account_id), money.wire_amount(), money.currency
+    row.status, row.journal_entry_id, row.value_date = DisbursementStatus.EXECUTED.value, entry.id, entry.value_date
+
+
+async def _reply(uow: UnitOfWork, row: Disbursement, code: str | None) -> None:
+    """Publishes the stored outcome through the outbox (payment.executed or payment.failed)."""
+    row.replies += 1
+    common: dict[str, Any] = {"account_id": row.account_id, "payment_id": str(row.id), "amount": row.amount,
+                              "currency": row.currency, "idempotency_id": row.idempotency_id,
+                              "requested_by": row.source}
+    event: events.PaymentEvent
+    if row.status == DisbursementStatus.EXECUTED.value:
+        assert row.value_date is not None
+        event = events.PaymentExecuted(**common, journal_entry_id=str(row.journal_entry_id),
+                                       to_account_id=row.account_id, beneficiary=None,
+                                       value_date=row.value_date.isoformat())
+    else:
+        code = code or (row.reason or "REFUSED").split(":", 1)[0]
+        event = events.PaymentFailed(**common, code=code, reason=row.reason or "booking refused")
+    await uow.emit(event, aggregate_id=row.id, aggregate_version=row.replies, reason=row.reason)
+
+
+async def on_disbursement_requested(session: AsyncSession, envelope: Envelope) -> None:
+    """Books a lending disbursement once per idempotency_id and replies in the same transaction."""
+    request = Request.of(envelope)
+    uow = saga_uow(session, envelope)
+    claimed = (await session.execute(pg_insert(Disbursement).values(
+        id=uuid.uuid4(), idempotency_id=request.idempotency_id, source=request.source,
+        source_ref=request.source_ref, party_id=request.party_id, account_id=request.settlement_account_id,
+        amount=request.amount, currency=request.currency, status=DisbursementStatus.PENDING.value,
+        request_event_id=envelope.id, replies=0,
+    ).on_conflict_do_nothing(index_elements=[Disbursement.idempotency_id]).returning(Disbursement.id))).scalar()
+    row = (await session.execute(select(Disbursement).where(
+        Disbursement.idempotency_id == request.idempotency_id).with_for_update())).scalar_one()
+    if claimed is None:
+        # The same idempotency_id again (a new event id): nothing is booked; the stored outcome is sent again.
+        log.info("disbursement_replayed", idempotency_id=request.idempotency_id, status=row.status)
+        await _reply(uow, row, None)
+        return
+    code = None
+    try:
+        async with session.begin_nested():
+            await _book(uow, request, row)
+    except (DomainError, InputError) as exc:
+        code = exc.code if isinstance(exc, DomainError) else exc.reason
+        await session.refresh(row)
+        row.status, row.reason = DisbursementStatus.FAILED.value, f"{code}: {exc.message}"[:500]
+        log.info("disbursement_refused", idempotency_id=request.idempotency_id, code=code)
+    await _reply(uow, row, code)
