@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, websocket_session
 
 from router.client import SubgraphClient
 from router.config import RouterSettings
@@ -17,7 +17,7 @@ from router.engine import Engine
 from router.graphiql import ASSET_ROUTE, asset_files, graphiql_html
 from router.http import TokenValidator, graphql_endpoint, health, metrics, ready
 from router.metrics import RouterMetrics
-from router.persisted import PersistedOperations
+from router.persisted import PersistedOperations, PersistedWebSocket
 from router.subscriptions import graphql_ws_endpoint
 from router.supergraph import Supergraph
 
@@ -97,7 +97,12 @@ def create_app(settings: RouterSettings | None = None, *, token_validator: Token
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_ws_endpoint),
+            WebSocketRoute(
+                "/graphql",
+                PersistedWebSocket(
+                    websocket_session(graphql_ws_endpoint), state.persisted, persisted_only=settings.persisted_only
+                ),
+            ),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

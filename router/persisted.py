@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 from graphql import GraphQLSyntaxError, parse
 from graphql.language import OperationDefinitionNode
 
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]
+]
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 REQUIRED = "PERSISTED_QUERY_REQUIRED"
 HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
@@ -84,8 +88,10 @@ class PersistedOperations(Mapping[str, PersistedOperation]):
         ident = requested_id(body)
         if ident is None:
             if persisted_only and isinstance(query, str) and sha256_hex(query) not in self._by_id:
-                raise PersistedOperationError(REQUIRED, "Only persisted operations may be executed here; "
-                                              "send a documentId or a persistedQuery hash.")
+                raise PersistedOperationError(
+                    REQUIRED,
+                    "Only persisted operations may be executed here; send a documentId or a persistedQuery hash.",
+                )
             if persisted_only and query is None:
                 raise PersistedOperationError(REQUIRED, "The request names no persisted operation.")
             return query, operation_name
@@ -131,3 +137,53 @@ def parse_operation(path: Path) -> PersistedOperation:
     if len(operations) != 1 or operations[0].name is None:
         raise ValueError(f"Persisted operation {path} must hold exactly one named operation.")
     return PersistedOperation(name=operations[0].name.value, sha256=sha256_hex(text), query=text)
+
+
+class PersistedWebSocket:
+    """ASGI wrapper for the graphql-transport-ws endpoint: persisted ids in `subscribe` payloads, trusted mode.
+
+    A `subscribe` payload may name a stored operation like an HTTP body (`documentId`, `id` or
+    `extensions.persistedQuery`); the wrapper puts the stored text in `query` before the endpoint
+    sees the message. An unknown id, or a free-form query under `persisted_only`, gets the
+    protocol's `error` message for that operation id and never reaches the endpoint.
+    """
+
+    def __init__(self, app: ASGIApp, store: PersistedOperations, *, persisted_only: bool) -> None:
+        self.app, self.store, self.persisted_only = app, store, persisted_only
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "websocket" or (not self.store and not self.persisted_only):
+            await self.app(scope, receive, send)
+            return
+
+        async def receive_resolved() -> dict:
+            while True:
+                event = await receive()
+                text = event.get("text") if event.get("type") == "websocket.receive" else None
+                try:
+                    message = json.loads(text) if text else None
+                except ValueError:
+                    message = None  # the endpoint closes the socket with 4400
+                if (
+                    not isinstance(message, dict)
+                    or message.get("type") != "subscribe"
+                    or not isinstance(message.get("payload"), dict)
+                ):
+                    return event
+                payload = message["payload"]
+                try:
+                    query, operation_name = self.store.resolve(payload, persisted_only=self.persisted_only)
+                except PersistedOperationError as exc:
+                    error = {"message": exc.message, "extensions": {"code": exc.code}}
+                    reply = {"type": "error", "id": message.get("id"), "payload": [error]}
+                    await send({"type": "websocket.send", "text": json.dumps(reply)})
+                    continue
+                message["payload"] = {**payload, "query": query, "operationName": operation_name}
+                return {**event, "text": json.dumps(message)}
+
+        await self.app(scope, receive_resolved, send)

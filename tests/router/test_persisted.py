@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from router.app import create_app
 from router.config import DEFAULT_OPERATIONS, RouterSettings
@@ -18,7 +19,7 @@ from router.persisted import (
     PersistedOperations,
     sha256_hex,
 )
-from tests.router.harness import SCENARIOS
+from tests.router.harness import SCENARIOS, ServerThread
 
 PROGRAM = "query Program {\n  program\n}\n"
 CARD = "query CardBrand($id: ID!) {\n  card(id: $id) { ...brand }\n}\n\nfragment brand on Card { brand }\n"
@@ -207,3 +208,63 @@ async def test_persisted_operation_that_does_not_validate_is_a_400(client_for, o
         resp = await client.post("/graphql", json={"documentId": "Ghost"})
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+# --- over graphql-transport-ws -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def router_ws(supergraph_file, operations_dir):
+    servers = []
+
+    def start(**settings) -> str:
+        app = create_app(RouterSettings(supergraph=supergraph_file, operations_dir=operations_dir, **settings))
+        server = ServerThread(app)
+        server.server.config.lifespan = "on"
+        server.start()
+        servers.append(server)
+        return f"ws://127.0.0.1:{server.port}/graphql"
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+async def _ws_operations(url: str, payloads: list[dict]) -> list[list[dict]]:
+    """Runs each payload as one operation on one connection; returns each operation's messages."""
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        answers = []
+        for n, payload in enumerate(payloads):
+            await ws.send(json.dumps({"type": "subscribe", "id": str(n), "payload": payload}))
+            messages = []
+            while not messages or messages[-1]["type"] not in ("complete", "error"):
+                messages.append(json.loads(await ws.recv()))
+            answers.append(messages)
+    return answers
+
+
+async def test_websocket_operations_by_id(router_ws) -> None:
+    url = router_ws()
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(PROGRAM)}}
+    by_name, by_hash, unknown = await _ws_operations(
+        url, [{"documentId": "CardBrand", "variables": {"id": "k1"}}, {"extensions": apq}, {"documentId": "Nope"}]
+    )
+    assert by_name[0] == {"type": "next", "id": "0", "payload": {"data": {"card": {"brand": "Visa"}}}}
+    assert by_hash[0]["payload"] == {"data": {"program": "miles"}}
+    assert unknown[-1]["type"] == "error"
+    assert unknown[-1]["payload"][0]["extensions"]["code"] == NOT_FOUND
+
+
+async def test_websocket_persisted_only_refuses_free_form_queries(router_ws) -> None:
+    url = router_ws(persisted_only=True)
+    free, persisted = await _ws_operations(url, [{"query": "{ program }"}, {"id": "Program"}])
+    assert free == [
+        {
+            "type": "error",
+            "id": "0",
+            "payload": [{"message": free[0]["payload"][0]["message"], "extensions": {"code": REQUIRED}}],
+        }
+    ]
+    assert persisted[0]["payload"] == {"data": {"program": "miles"}}
