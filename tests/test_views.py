@@ -180,3 +180,27 @@ async def test_an_unknown_view_is_400(platform: dict[str, Any], settings: Settin
                                            headers={"authorization": f"Bearer {ops_token(settings)}"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_rm_workbench_carries_the_alert_signals(platform: dict[str, Any], settings: Settings) -> None:
+    # docs/router.md maps alerts to fields; here two of them come from the seed, one is set for the test.
+    orgs = platform["state"]["party.organisations"]
+    pending = await call(platform, settings, {"documentId": "RmWorkbench", "variables": {"rmId": "rm-08"}})
+    statuses = {e["node"]["id"]: e["node"]["status"] for e in pending["data"]["parties"]["edges"]}
+    assert statuses[orgs[7]] == "PENDING_VERIFICATION"  # the seed leaves external ids ending in 7 unverified
+    head = orgs[0]
+    account_id = (await direct_accounts(platform, settings, head))[0]["id"]
+    admin = GraphQLClient(platform["http"], platform["urls"]["account"],
+                          issue_dev_token(settings, role="admin", sub="rm-test"))
+    restrict = """mutation($id: ID!, $on: Boolean!) { setAccountRestriction(accountId: $id,
+        restriction: DEBIT_BLOCKED, applied: $on, reason: "workbench alert test") { __typename } }"""
+    assert (await admin.data(restrict, {"id": account_id, "on": True}))["setAccountRestriction"]["__typename"] == \
+        "Account"
+    try:
+        body = await call(platform, settings, {"documentId": "RmWorkbench", "variables": {"rmId": "rm-01"}})
+        node = next(e["node"] for e in body["data"]["parties"]["edges"] if e["node"]["id"] == head)
+        account = next(a for a in node["accounts"] if a["id"] == account_id)
+        assert account["restrictions"] == ["DEBIT_BLOCKED"]  # the blocked-account alert
+        assert [c["decision"] for c in node["consents"]] == ["REFUSED"]  # the refused-consent alert
+    finally:
+        await admin.data(restrict, {"id": account_id, "on": False})
