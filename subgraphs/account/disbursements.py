@@ -54,7 +54,8 @@ class Request:
         idem = str(data.get("idempotency_id") or "").strip()
         if not idem or len(idem) > 128:
             raise MalformedRequest(f"{envelope.type} {envelope.id} has no usable idempotency_id.")
-        amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
+        raw = data.get("amount")
+        amount: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if envelope.source == CORPORATE_LENDING or "drawdown_id" in data:
             source, ref, party = CORPORATE_LENDING, data.get("drawdown_id"), data.get("borrower_party_id")
         else:

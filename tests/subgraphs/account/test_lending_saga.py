@@ -167,11 +167,11 @@ async def test_drawdown_disbursement_is_booked(saga: str, settings: Settings, gq
     assert await balance(gql, account_id) == Decimal("120000.00")
 
 
-@pytest.mark.parametrize("case", ["frozen", "unknown", "currency", "closed", "other_party"])
+@pytest.mark.parametrize("case", ["frozen", "unknown", "currency", "closed", "other_party", "zero"])
 async def test_refused_booking_is_a_failed_reply(case: str, saga: str, settings: Settings, gql: GraphQLClient,
                                                  open_active: OpenFn, sessions) -> None:
     account_id = await open_active(funded="10.00")
-    party, currency, expected = await party_of(sessions, account_id), "EUR", ""
+    party, currency, amount, expected = await party_of(sessions, account_id), "EUR", "500.00", ""
     if case == "frozen":
         assert (await gql.data(FREEZE, {"id": account_id}))["setAccountRestriction"]["restrictions"] == ["FROZEN"]
         expected = "ACCOUNT_RESTRICTED"
@@ -186,19 +186,20 @@ async def test_refused_booking_is_a_failed_reply(case: str, saga: str, settings:
             __typename ... on Account { status } } }""", {"id": account_id})
         assert closed["closeAccount"]["status"] == "CLOSED"
         expected = "INVALID_TRANSITION"
+    elif case == "zero":
+        amount, expected = "0.00", "INVALID_AMOUNT"
     else:
         party, expected = str(uuid.uuid4()), "NOT_BORROWERS_ACCOUNT"
     idem = str(uuid.uuid4())
-    await publish(settings, loan_request(account_id, party, "500.00", idem, currency), str(uuid.uuid4()))
+    await publish(settings, loan_request(account_id, party, amount, idem, currency), str(uuid.uuid4()))
     [(subject, data)] = await wait_replies(settings, idem, 1)
     assert subject == "finpace.account.payment.failed"
     assert data["idempotency_id"] == idem and data["code"] == expected and data["reason"].startswith(expected)
     assert await booked_entries(sessions, idem) == []
     if case != "unknown":
-        assert await balance(gql, account_id) == Decimal("10.00" if case in ("frozen", "currency", "other_party")
-                                                        else "0.00")
+        assert await balance(gql, account_id) == Decimal("0.00" if case == "closed" else "10.00")
     # A repeated request gets the same refusal and still books nothing.
-    await publish(settings, loan_request(account_id, party, "500.00", idem, currency), str(uuid.uuid4()))
+    await publish(settings, loan_request(account_id, party, amount, idem, currency), str(uuid.uuid4()))
     found = await wait_replies(settings, idem, 2)
     assert [d["code"] for _, d in found] == [expected, expected]
     assert await booked_entries(sessions, idem) == []
