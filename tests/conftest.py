@@ -65,3 +65,18 @@ def settings(pg_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactor
         data_dir=data_dir,
         log_json=False,
     )
+
+
+@pytest.fixture(scope="module")
+def private_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings on a private embedded PostgreSQL and NATS for one module.
+
+    For suites that seed the demo bank: its deterministic idempotency keys and durable consumers
+    would otherwise meet the rows and consumers the domain suites leave on the shared servers.
+    """
+    pg_path, nats_path = _runtime_dir("pg"), _runtime_dir("nats")
+    with EmbeddedPostgres(pg_path, port=free_port()) as pg, EmbeddedNats(nats_path, port=free_port()) as nats:
+        yield Settings(profile=Profile.DEV, database_url=pg.url, nats_url=nats.url,
+                       data_dir=tmp_path_factory.mktemp("finpace-private"), log_json=False)
+    shutil.rmtree(pg_path, ignore_errors=True)
+    shutil.rmtree(nats_path, ignore_errors=True)

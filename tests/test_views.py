@@ -35,6 +35,12 @@ ACCOUNTS_OF = """query($r: [_Any!]!) { _entities(representations: $r) { ... on P
 
 
 @pytest.fixture(scope="module")
+def settings(private_settings: Settings) -> Settings:
+    # Private servers: this module seeds the demo bank, whose fixed keys the domain suites also use.
+    return private_settings
+
+
+@pytest.fixture(scope="module")
 async def platform(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     patch = pytest.MonkeyPatch()
     patch.setenv("FINPACE_DATA_DIR", str(settings.data_dir))  # the product seed signs its checker's token here
