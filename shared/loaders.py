@@ -24,12 +24,14 @@ def rows_by_id(sessions: async_sessionmaker[AsyncSession], model: Any) -> DataLo
     return DataLoader(batch)
 
 
-def rows_by_parent(sessions: async_sessionmaker[AsyncSession], model: Any, column: Any, order: Any) -> DataLoader:
-    """Returns a loader of the `model` rows whose `column` equals each key, ordered by `order`."""
+def rows_by_parent(sessions: async_sessionmaker[AsyncSession], model: Any, column: Any, order: Any,
+                   *conditions: Any) -> DataLoader:
+    """Returns a loader of the `model` rows whose `column` equals each key (and meet `conditions`), by `order`."""
 
     async def batch(ids: Sequence[uuid.UUID]) -> list[list[Any]]:
         async with sessions() as session:
-            rows = (await session.execute(select(model).where(column.in_(ids)).order_by(order))).scalars().all()
+            query = select(model).where(column.in_(ids), *conditions).order_by(order)
+            rows = (await session.execute(query)).scalars().all()
         grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
         for row in rows:
             grouped[getattr(row, column.key)].append(row)

@@ -210,3 +210,16 @@ async def test_rm_workbench_carries_the_alert_signals(platform: dict[str, Any], 
         assert [c["decision"] for c in node["consents"]] == ["REFUSED"]  # the refused-consent alert
     finally:
         await admin.data(restrict, {"id": account_id, "on": False})
+
+
+async def test_rm_workbench_shows_payments_waiting_for_authorisation(platform: dict[str, Any],
+                                                                      settings: Settings) -> None:
+    # The account seed leaves one 12,000 payment per mandated account waiting for a B signatory.
+    pending = []
+    for rm in platform["state"]["party.rms"]:
+        body = await call(platform, settings, {"documentId": "RmWorkbench", "variables": {"rmId": rm}})
+        pending += [p for e in body["data"]["parties"]["edges"] for a in e["node"]["accounts"]
+                    for p in a["pendingPayments"]]
+    assert pending, "the seed's mandated accounts have payments waiting"
+    assert {p["amount"]["amount"] for p in pending} == {"12000.00"}
+    assert all(len(p["approvals"]) == 1 for p in pending)  # the initiator's approval; a B signatory is missing

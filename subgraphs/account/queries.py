@@ -16,7 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Principal
-from subgraphs.account.models import Account, AccountKind, Hold, HoldStatus, JournalEntry, Mandate, Payment, Posting
+from shared.loaders import rows_by_parent
+from subgraphs.account.models import (
+    Account,
+    AccountKind,
+    Hold,
+    HoldStatus,
+    JournalEntry,
+    Mandate,
+    Payment,
+    PaymentStatus,
+    Posting,
+)
 
 STAFF_ROLES = ("rm", "ops", "admin", "auditor")
 
@@ -35,13 +46,14 @@ def can_see(principal: Principal | None, account: Account | None) -> bool:
 
 @dataclass
 class AccountLoaders:
-    """Per-request loaders: accounts by id, accounts by party, active holds by account."""
+    """Per-request loaders: accounts by id and by party; active holds and pending payments by account."""
 
     sessions: async_sessionmaker[AsyncSession]
     principal: Principal | None
     account: DataLoader = field(init=False)
     by_party: DataLoader = field(init=False)
     holds: DataLoader = field(init=False)
+    pending_payments: DataLoader = field(init=False)
 
     def __post_init__(self) -> None:
         async def accounts(ids: list[uuid.UUID]) -> list[Account | None]:
@@ -61,19 +73,13 @@ class AccountLoaders:
                     grouped[row.party_id].append(row)  # type: ignore[index]
             return [grouped.get(i, []) for i in ids]
 
-        async def holds(ids: list[uuid.UUID]) -> list[list[Hold]]:
-            async with self.sessions() as session:
-                rows = (await session.execute(select(Hold).where(
-                    Hold.account_id.in_(ids), Hold.status == HoldStatus.ACTIVE.value)
-                    .order_by(Hold.created_at))).scalars().all()
-            grouped: dict[uuid.UUID, list[Hold]] = defaultdict(list)
-            for row in rows:
-                grouped[row.account_id].append(row)
-            return [grouped.get(i, []) for i in ids]
-
         self.account = DataLoader(accounts)
         self.by_party = DataLoader(by_party)
-        self.holds = DataLoader(holds)
+        self.holds = rows_by_parent(self.sessions, Hold, Hold.account_id, Hold.created_at,
+                                    Hold.status == HoldStatus.ACTIVE.value)
+        self.pending_payments = rows_by_parent(
+            self.sessions, Payment, Payment.account_id, Payment.created_at,
+            Payment.status == PaymentStatus.PENDING_AUTHORISATION.value, Payment.expires_at > func.now())
 
 
 def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> AccountLoaders:

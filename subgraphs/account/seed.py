@@ -25,6 +25,7 @@ PAY = """mutation($input: MakePaymentInput!, $key: String!) { makePayment(input:
   __typename ... on Payment { status } ... on DomainError { code message } } }"""
 MANDATE = """mutation($input: CreateMandateInput!, $key: String!) { createMandate(input: $input,
   reason: "board resolution", idempotencyKey: $key) { __typename ... on DomainError { code message } } }"""
+CURRENCY = """query($id: ID!) { account(id: $id) { currency } }"""
 FEE = """mutation($id: ID!, $p: String!) { applyMonthlyFee(accountId: $id, period: $p) { __typename } }"""
 DAY_COUNTS = {"ACTUAL_365": "ACT_365", "ACTUAL_360": "ACT_360", "THIRTY_360": "ACT_360"}
 SUPPLIERS = ["Northern Power plc", "City Office Lets", "Parcel Express", "Harbour Insurance", "HMRC VAT"]
@@ -108,5 +109,10 @@ async def seed(ctx: SeedContext) -> None:
             "rules": [{"min": "0", "max": "10000", "requires": [{"groups": ["A"], "count": 1}]},
                       {"min": "10000", "requires": [{"groups": ["A"], "count": 1}, {"groups": ["B"], "count": 1}]}]}})
         mandates += 1
-    ctx.progress(f"{mandates} mandates")
+        # Above the A-only band: it waits for a B signatory, which the RM workbench shows as an alert.
+        currency = (await ctx.gql("account", CURRENCY, {"id": account_id}))["account"]["currency"]
+        await ctx.gql("account", PAY, {"key": f"demo-pending-{account_id}", "input": {
+            "accountId": account_id, "beneficiary": SUPPLIERS[-1], "reference": f"VAT-Q{i + 1}",
+            "amount": {"amount": "12000.00", "currency": currency}, "initiatedByPartyId": a}})
+    ctx.progress(f"{mandates} mandates, each with a payment waiting for authorisation")
     ctx.state["account.accounts"] = [a for _, a in opened]

@@ -282,6 +282,10 @@ class Account:
     async def holds(self, info: Info) -> list[HoldType]:
         return [HoldType.of(h, self.currency) for h in await info.context.loaders.holds.load(self.uid)]
 
+    @strawberry.field(description="Payments waiting for signatories' approval (not yet expired), oldest first.")
+    async def pending_payments(self, info: Info) -> list[PaymentType]:
+        return [PaymentType.of(p) for p in await info.context.loaders.pending_payments.load(self.uid)]
+
     @strawberry.field
     async def mandate(self, info: Info) -> MandateType | None:
         async with info.context.sessions() as session:

@@ -152,3 +152,16 @@ async def test_bad_mandates_are_refused(gql: GraphQLClient, open_active: OpenFn,
     result = await gql(MANDATE, {"input": body, "k": uuid.uuid4().hex})
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert await counts(sessions) == before
+
+
+async def test_account_lists_payments_waiting_for_authorisation(gql: GraphQLClient, open_active: OpenFn) -> None:
+    account, payee = await _mandated(gql, open_active)
+    waiting = (await gql.data(PAY, _pay(account, payee, "20000.00", A1)))["makePayment"]
+    executed = (await gql.data(PAY, _pay(account, payee, "500.00", A1)))["makePayment"]
+    assert executed["status"] == "EXECUTED"
+    query = "query($id: ID!) { account(id: $id) { pendingPayments { id status amount { amount currency } } } }"
+    pending = (await gql.data(query, {"id": account}))["account"]["pendingPayments"]
+    assert pending == [{"id": waiting["id"], "status": "PENDING_AUTHORISATION",
+                        "amount": {"amount": "20000.00", "currency": "EUR"}}]
+    await gql.data(APPROVE, {"id": waiting["id"], "party": B2})
+    assert (await gql.data(query, {"id": account}))["account"]["pendingPayments"] == []
