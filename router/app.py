@@ -57,7 +57,7 @@ class RouterState:
             supergraph,
             client,
             cache_size=self.settings.plan_cache_size,
-            max_depth=self.settings.max_depth,
+            limits=self.settings.limits(),
             observer=self.metrics.observe_fetch,
             include_subgraph_errors=self.settings.include_subgraph_errors,
             override_labels=frozenset(self.settings.override_labels),

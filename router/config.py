@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.headers import HeaderRule
+from router.limits import Limits
 
 SUBGRAPH_URL_ENV_PREFIX = "FINPACE_SUBGRAPH_URL_"
 # Where `npm ci --prefix router/graphiql_assets` installs GraphiQL and React at set-up.
@@ -40,8 +41,16 @@ class RouterSettings(BaseSettings):
     subgraph_timeout: float = Field(default=30.0, gt=0)
     request_timeout: float = Field(default=60.0, gt=0)
     max_connections_per_subgraph: int = Field(default=100, gt=0)
-    max_query_bytes: int = Field(default=100_000, gt=0)
-    max_depth: int = Field(default=64, gt=0)
+    # Operation limits, checked before any subgraph call (docs/router.md, "Operation limits").
+    max_body_bytes: int = Field(default=65_536, gt=0)  # the HTTP request body (or a GET's query string)
+    max_query_bytes: int = Field(default=65_536, gt=0)  # the document text, persisted operations included
+    max_depth: int = Field(default=7, gt=0)
+    max_aliases: int = Field(default=15, ge=0)
+    max_root_fields: int = Field(default=10, gt=0)
+    max_directives: int = Field(default=50, ge=0)
+    max_tokens: int = Field(default=2_000, gt=0)
+    min_page_size: int = Field(default=1, ge=0)  # any `first` or `last` argument
+    max_page_size: int = Field(default=100, gt=0)
     plan_cache_size: int = Field(default=512, gt=0)
     max_subscriptions_per_connection: int = Field(default=32, gt=0)
     propagate_headers: list[str] = Field(default_factory=lambda: ["authorization"])
@@ -65,6 +74,18 @@ class RouterSettings(BaseSettings):
         if not isinstance(data, dict):
             raise ValueError(f"Router settings file {path} must hold a mapping, not {type(data).__name__}.")
         return cls(**{**data, **overrides})
+
+    def limits(self) -> Limits:
+        """The operation limits the engine enforces."""
+        return Limits(
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_root_fields=self.max_root_fields,
+            max_directives=self.max_directives,
+            max_tokens=self.max_tokens,
+            min_page_size=self.min_page_size,
+            max_page_size=self.max_page_size,
+        )
 
     def url_overrides(self) -> dict[str, str]:
         """Subgraph URLs from FINPACE_SUBGRAPH_URL_<NAME> variables, then from `subgraph_urls`."""

@@ -8,12 +8,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
+from graphql import GraphQLSyntaxError, execute, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.language import DocumentNode, FieldNode, FragmentDefinitionNode, OperationDefinitionNode
 
 from router.client import SubgraphClient
 from router.executor import ExecutionState, Executor, FetchObserver
+from router.limits import LimitExceeded, Limits, check_document, check_page_sizes
 from router.plan import QueryPlan
 from router.planner import PlanningError, build_query_plan, select_operation
 from router.shaping import Shaper
@@ -91,6 +92,7 @@ class Engine:
         *,
         cache_size: int = 512,
         max_depth: int = 64,
+        limits: Limits | None = None,
         observer: FetchObserver | None = None,
         include_subgraph_errors: bool = True,
         override_labels: frozenset[str] = frozenset(),
@@ -100,7 +102,7 @@ class Engine:
         self.executor = Executor(supergraph, client, observer)
         self.documents = LRU(cache_size)
         self.plans = LRU(cache_size)
-        self.max_depth = max_depth
+        self.limits = limits if limits is not None else Limits(max_depth=max_depth)
         self.include_subgraph_errors = include_subgraph_errors
         self.static_labels = override_labels
         self._percent_labels = {
@@ -120,17 +122,21 @@ class Engine:
         if cached is not None:
             return cached
         try:
-            doc = parse(query)
+            doc = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLSyntaxError as exc:
-            prepared = _Prepared(None, [_error(exc.message, "GRAPHQL_PARSE_FAILED")], 400)
+            code = "MAX_TOKENS_EXCEEDED" if "tokens. Parsing aborted" in exc.message else "GRAPHQL_PARSE_FAILED"
+            prepared = _Prepared(None, [_error(exc.message, code)], 400)
         else:
-            errors = validate(self.supergraph.api_schema, doc)
-            if not errors and _depth(doc) > self.max_depth:
-                errors = [GraphQLError(f"Operation is nested deeper than the limit of {self.max_depth}.")]
-            if errors:
-                prepared = _Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors], 400)
+            try:
+                check_document(doc, self.limits)
+            except LimitExceeded as exc:
+                prepared = _Prepared(None, [_error(exc.message, exc.code)], 400)
             else:
-                prepared = _Prepared(doc, [], 200)
+                errors = validate(self.supergraph.api_schema, doc)
+                if errors:
+                    prepared = _Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors], 400)
+                else:
+                    prepared = _Prepared(doc, [], 200)
         self.documents.put(query, prepared)
         return prepared
 
@@ -175,11 +181,15 @@ class Engine:
         coerced = get_variable_values(self.supergraph.api_schema, op.variable_definitions or (), raw_vars)
         if isinstance(coerced, list):
             return Result(400, {"errors": [_error(e.message, "BAD_USER_INPUT") for e in coerced]}, name)
+        fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+        try:
+            check_page_sizes(op, fragments, coerced, self.limits)
+        except LimitExceeded as exc:
+            return Result(400, {"errors": [_error(exc.message, exc.code)]}, name)
         try:
             plan = self.plan(query, doc, operation_name, self.active_labels())
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
-        fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
         return Operation(op, name, fragments, raw_vars, coerced, plan)
 
     async def run(
@@ -245,23 +255,3 @@ def _redact(error: dict) -> dict:
     if "path" in error:
         out["path"] = error["path"]
     return out
-
-
-def _depth(doc: DocumentNode) -> int:
-    fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
-
-    def depth(selection_set, seen: frozenset) -> int:
-        best = 0
-        for s in selection_set.selections:
-            if isinstance(s, FieldNode):
-                best = max(best, 1 + (depth(s.selection_set, seen) if s.selection_set else 0))
-            elif s.kind == "inline_fragment":
-                best = max(best, depth(s.selection_set, seen))
-            elif s.name.value not in seen and s.name.value in fragments:
-                best = max(best, depth(fragments[s.name.value].selection_set, seen | {s.name.value}))
-        return best
-
-    return max(
-        (depth(d.selection_set, frozenset()) for d in doc.definitions if isinstance(d, OperationDefinitionNode)),
-        default=0,
-    )

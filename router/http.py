@@ -117,6 +117,10 @@ async def graphql_endpoint(request: Request) -> Response:
             "Content-Type of application/json, or a non-empty 'apollo-require-preflight' header.",
             "BAD_REQUEST",
         )
+    if _body_too_large(request, settings.max_body_bytes) or (
+        request.method != "GET" and len(await request.body()) > settings.max_body_bytes
+    ):
+        return _error_response(413, f"The request exceeds {settings.max_body_bytes} bytes.", "BODY_TOO_LARGE", media)
     body = await _read_request(request)
     if isinstance(body, Response):
         return body
@@ -127,7 +131,7 @@ async def graphql_endpoint(request: Request) -> Response:
     if not isinstance(query, str) or not query:
         return _error_response(400, "The request has no 'query' string.", "BAD_REQUEST")
     if len(query.encode()) > settings.max_query_bytes:
-        return _error_response(413, f"The query exceeds {settings.max_query_bytes} bytes.", "BAD_REQUEST")
+        return _error_response(413, f"The query exceeds {settings.max_query_bytes} bytes.", "BODY_TOO_LARGE", media)
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
         return _error_response(400, "'variables' must be a JSON object.", "BAD_REQUEST")
@@ -162,6 +166,14 @@ async def graphql_endpoint(request: Request) -> Response:
     if result.status == 405:
         extra["allow"] = "POST"
     return JSONResponse(response_body, status_code=result.status, media_type=media, headers=extra)
+
+
+def _body_too_large(request: Request, limit: int) -> bool:
+    """A declared Content-Length (or a GET's query string) over the limit, refused before the body is read."""
+    if request.method == "GET":
+        return len(request.url.query.encode()) > limit
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > limit
 
 
 def _wants_plan(request: Request) -> bool:
