@@ -8,11 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from graphql import get_introspection_query
 
 from router.app import create_app
 from router.config import RouterSettings
-from tests.router.harness import SCENARIOS
+from tests.router.harness import SCENARIOS, ServerThread
+
+PROTOCOL = "graphql-transport-ws"
 
 _FETCHES = re.compile(r"^finpace_router_subgraph_fetches_total\{[^}]*\} (\S+)$", re.M)
 
@@ -204,3 +207,24 @@ async def test_limits_are_configurable(supergraph_file) -> None:
     async with r.client:
         await _passes(r, DEPTH_8)
         await _passes(r, "{ topProducts(first: 150) { upc } }")
+
+
+async def test_limits_apply_over_websocket(scenarios, tmp_path) -> None:
+    path = tmp_path / "subscriptions.graphql"
+    path.write_text((SCENARIOS / "subscriptions" / "supergraph.graphql").read_text())
+    app = create_app(RouterSettings(supergraph=path, subgraph_urls=scenarios.urls("subscriptions")))
+    server = ServerThread(app)
+    server.server.config.lifespan = "on"
+    server.start()
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/graphql", subprotocols=[PROTOCOL]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+            aliases = " ".join(f"a{i}: n" for i in range(16))
+            query = "subscription { ticks(to: 1) { " + aliases + " } }"
+            await ws.send(json.dumps({"type": "subscribe", "id": "s", "payload": {"query": query}}))
+            message = json.loads(await ws.recv())
+    finally:
+        server.stop()
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"]["code"] == "MAX_ALIASES_EXCEEDED"
