@@ -88,6 +88,7 @@ def issue_dev_token(
     party_ids: list[str] | None = None,
     scopes: list[str] | None = None,
     ttl_seconds: int = 600,
+    client_id: str = "finpace-dev",
 ) -> str:
     """Issues an RFC 9068 access token signed by the dev issuer (refused outside the dev profile)."""
     if not settings.is_dev:
@@ -100,7 +101,7 @@ def issue_dev_token(
         "iss": settings.auth_issuer,
         "aud": settings.auth_audience,
         "sub": sub,
-        "client_id": "finpace-dev",
+        "client_id": client_id,
         "iat": now,
         "nbf": now,
         "exp": now + ttl_seconds,
@@ -138,7 +139,13 @@ class TokenValidator:
         stale = now - self._fetched_at > self.cache_seconds
         may_refetch = now - self._fetched_at > self.min_refetch_seconds
         if self._keys is None or stale or (refresh and may_refetch):
-            self._keys = self._load_keys()
+            try:
+                self._keys = self._load_keys()
+            except (OSError, ValueError, httpx.HTTPError, JoseError) as exc:
+                # An unreachable or broken JWKS: keep the keys we had (stale beats none); without any, refuse.
+                log.warning("jwks_unavailable", error=type(exc).__name__, have_stale_keys=self._keys is not None)
+                if self._keys is None:
+                    raise AuthError("The issuer's signing keys are unavailable; cannot validate the token.") from None
             self._fetched_at = now
         return self._keys
 

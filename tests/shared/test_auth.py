@@ -236,6 +236,22 @@ def test_rotated_key_is_picked_up_by_refetching_on_unknown_kid(tmp_path: Path) -
         validator.validate(jwt.encode({"alg": "ES256", "kid": old.kid, "typ": "at+jwt"}, claims, old))
 
 
+def test_an_unavailable_jwks_keeps_the_keys_it_had_and_without_any_refuses(tmp_path: Path) -> None:
+    key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [key])
+    validator = TokenValidator(settings, cache_seconds=0)  # every validation refetches
+    token = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, _claims(settings), key)
+    assert validator.validate(token)
+    (tmp_path / "jwks.json").write_text("{not json")  # the issuer's JWKS breaks
+    assert validator.validate(token).sub == "ops-1"  # the keys fetched before still serve
+    (tmp_path / "jwks.json").unlink()
+    with pytest.raises(AuthError, match="signing keys are unavailable"):
+        TokenValidator(settings).validate(token)  # no keys at all: a typed refusal, never a crash
+    unreachable = settings.model_copy(update={"auth_jwks_file": None, "auth_jwks_url": "http://127.0.0.1:9/jwks.json"})
+    with pytest.raises(AuthError, match="signing keys are unavailable"):
+        TokenValidator(unreachable).validate(token)
+
+
 # EdDSA is on ARCHITECTURE.md's allow-list; joserfc warns that RFC 9864 prefers the name Ed25519.
 @pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 def test_every_allowed_algorithm_validates(tmp_path: Path) -> None:
