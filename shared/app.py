@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from shared import messaging
-from shared.auth import TokenValidator, bearer_token
+from shared.access import RequestAccess
+from shared.access_evidence import EvidenceRecorder, operation_name, started_recorder
+from shared.auth import Principal, TokenValidator, bearer_token
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AuthError
@@ -30,6 +36,7 @@ from shared.graphql import BaseContext
 from shared.logging import bind_correlation_id, configure_logging
 from shared.metrics import metrics_endpoint
 from shared.outbox import OutboxRelay
+from shared.tasks import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -55,38 +62,94 @@ class Runtime:
     validator: TokenValidator
     nc: NATS | None = None
     relay: OutboxRelay | None = None
+    recorder: EvidenceRecorder | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def profiled_schema(schema: Schema, settings: Settings) -> Schema:
+    """The schema as the profile serves it: outside dev, `__schema` and `__type` are refused.
+
+    `_service` (composition), `_entities` and `__typename` (the router's entity fetches) are ordinary
+    fields, not introspection, so they still answer. Suggestions are dropped by FinpaceErrors.
+    """
+    if settings.is_dev:
+        return schema
+    hardened = copy.copy(schema)  # the caller's schema object stays as it was built
+    hardened.extensions = (*schema.extensions, DisableIntrospection)
+    return hardened
 
 
 class SubgraphGraphQL(GraphQL):
     """Strawberry's ASGI view with Finpace's context: principal from the bearer token, loaders per request."""
 
     def __init__(self, schema: Schema, *, runtime_ref: dict[str, Runtime], make_loaders: Callable[..., Any],
-                 graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+                 graphiql: bool, allow_queries_via_get: bool = True) -> None:
+        # graphql-transport-ws only: the legacy graphql-ws protocol has a history of skipping connection_init.
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None,
+                         allow_queries_via_get=allow_queries_via_get,
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         self.runtime_ref = runtime_ref
         self.make_loaders = make_loaders
 
     async def get_context(self, request: Any, response: Any) -> BaseContext:
-        runtime = self.runtime_ref["runtime"]
         correlation_id = request.headers.get("x-correlation-id") or uuid.uuid4().hex
         bind_correlation_id(correlation_id)
-        principal = None
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            if token is not None:
-                principal = await runtime.validator.validate_async(token)
+            principal = await self._principal(request.headers.get("authorization"))
         except AuthError as exc:
             raise HTTPException(401, exc.message) from None
+        return self._context(request, response, principal, correlation_id)
+
+    async def on_ws_connect(self, context: BaseContext) -> Any:
+        """graphql-transport-ws: a token in the connection_init payload authenticates the connection.
+
+        Browsers cannot set headers on a WebSocket, and the router forwards the client's token this way.
+        An invalid token closes the connection with 4403; a token on the upgrade request takes precedence.
+        """
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        auth = params.get("authorization") or params.get("Authorization")
+        if context.principal is None and auth is not None:
+            try:
+                principal = await self._principal(auth if isinstance(auth, str) else "invalid")
+            except AuthError:
+                raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
+            fresh = self._context(context.request, context.response, principal, context.correlation_id)
+            fresh.connection_params = context.connection_params
+            for name in ("principal", "loaders", "access"):
+                setattr(context, name, getattr(fresh, name))
+        return await super().on_ws_connect(context)
+
+    async def _principal(self, authorization: str | None) -> Principal | None:
+        token = bearer_token(authorization)
+        if token is None:
+            return None
+        return await self.runtime_ref["runtime"].validator.validate_async(token)
+
+    def _context(self, request: Any, response: Any, principal: Principal | None, correlation_id: str) -> BaseContext:
+        runtime = self.runtime_ref["runtime"]
+        access = RequestAccess(sessions=runtime.sessions, principal=principal, correlation_id=correlation_id,
+                               service=runtime.domain, recorder=runtime.recorder)
         return BaseContext(
             request=request,
             response=response,
             principal=principal,
             correlation_id=correlation_id,
             sessions=runtime.sessions,
-            loaders=self.make_loaders(runtime.sessions, principal),
+            loaders=self.make_loaders(runtime.sessions, principal, access),
             settings=runtime.settings,
+            access=access,
         )
+
+    async def execute_operation(self, **kwargs: Any) -> Any:
+        """Runs the operation, then hands the staff reads it noted to the evidence recorder (never waiting)."""
+        access, data = getattr(kwargs.get("context"), "access", None), kwargs.get("request_data")
+        if isinstance(access, RequestAccess) and data is not None and not isinstance(data, list):
+            access.operation = operation_name(data.operation_name, data.query)
+        try:
+            return await super().execute_operation(**kwargs)
+        finally:
+            if isinstance(access, RequestAccess):
+                access.flush()
 
 
 def create_subgraph_app(
@@ -96,11 +159,16 @@ def create_subgraph_app(
     schema: Schema,
     make_loaders: Callable[..., Any],
     subscribers: Sequence[SubscriberSpec] = (),
+    jobs: Sequence[Callable[[Any], Any]] = (),
 ) -> Starlette:
-    """Builds one subgraph's ASGI app; engines and connections are made in its lifespan, not here."""
+    """Builds one subgraph's ASGI app; engines and connections are made in its lifespan, not here.
+
+    `jobs` are background coroutines started with the sessionmaker (e.g. the scheduled end of day, shared/eod.py).
+    """
     runtime_ref: dict[str, Runtime] = {}
-    graphql_app = SubgraphGraphQL(schema, runtime_ref=runtime_ref, make_loaders=make_loaders,
-                                  graphiql=settings.graphiql_enabled)
+    graphql_app = SubgraphGraphQL(profiled_schema(schema, settings), runtime_ref=runtime_ref,
+                                  make_loaders=make_loaders, graphiql=settings.graphiql_enabled,
+                                  allow_queries_via_get=settings.is_dev)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,23 +185,30 @@ def create_subgraph_app(
                                         batch_size=settings.outbox_batch_size,
                                         poll_seconds=settings.outbox_poll_seconds)
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{domain}-outbox"))
+            runtime.recorder = started_recorder(runtime.nc, domain, runtime.tasks)
             for spec in subscribers:
                 sub = messaging.Subscriber(nc=runtime.nc, sessions=runtime.sessions, stream=spec.stream,
                                            durable=spec.durable, handler=spec.handler,
                                            max_deliver=spec.max_deliver)
                 runtime.tasks.append(asyncio.create_task(sub.run(), name=f"{domain}-{spec.durable}"))
+        for i, job in enumerate(jobs):
+            runtime.tasks.append(asyncio.create_task(job(runtime.sessions), name=f"{domain}-job-{i}"))
         log.info("subgraph_started", domain=domain)
         try:
             yield
         finally:
-            for task in runtime.tasks:
-                task.cancel()
-            for task in runtime.tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_tasks(runtime.tasks)
+            # Each step is bounded: with NATS gone the client reconnects forever and a drain would never end.
+            if runtime.recorder is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5):
+                        await runtime.recorder.drain()
             if runtime.nc is not None:
                 with contextlib.suppress(Exception):
-                    await runtime.nc.drain()
+                    async with asyncio.timeout(6):
+                        await runtime.nc.drain()
+                with contextlib.suppress(Exception):
+                    await runtime.nc.close()
             await engine.dispose()
             log.info("subgraph_stopped", domain=domain)
 

@@ -62,11 +62,43 @@ def _settings(**overrides: Any) -> Settings:
     return settings.model_copy(update={"data_dir": data_dir, **overrides})
 
 
+def _up_holds(data_dir: Path) -> bool:
+    """Whether a running `finpace up` holds the data directory (its up.lock), so its embedded servers are its own."""
+    import fcntl
+
+    path = data_dir / "up.lock"
+    if not path.is_file():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 @contextlib.contextmanager
-def embedded_servers(settings: Settings, *, postgres: bool = True, nats: bool = True) -> Iterator[Settings]:
-    """Start embedded PostgreSQL/NATS for whichever URL is unset; yield settings that point at them."""
+def embedded_servers(
+    settings: Settings, *, postgres: bool = True, nats: bool = True, owner: bool = False
+) -> Iterator[Settings]:
+    """Start embedded PostgreSQL/NATS for whichever URL is unset; yield settings that point at them.
+
+    While a `finpace up` runs on the same data directory (and this is not that `up`, the `owner`), its
+    servers are used as they are and left running: a command such as `finpace audit verify` must not stop them.
+    """
     from shared.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 
+    if not owner and _up_holds(settings.data_dir):
+        pg = EmbeddedPostgres(settings.data_dir, port=settings.embedded_pg_port)
+        server = EmbeddedNats(settings.data_dir, port=settings.embedded_nats_port)
+        yield settings.model_copy(
+            update={
+                "database_url": settings.database_url or (pg.url if postgres else None),
+                "nats_url": settings.nats_url or (server.url if nats else None),
+            }
+        )
+        return
     with contextlib.ExitStack() as stack:
         updates: dict[str, Any] = {}
         try:
@@ -163,10 +195,15 @@ def _ignore_signals() -> None:
 
 
 def _urls_table(settings: Settings, children: list[Any]) -> Table:
+    from shared.registry import AUTH_NAME
+
     table = Table(title="Finpace is up", title_justify="left", show_lines=False)
     table.add_column("what")
     table.add_column("where", overflow="fold")
     for child in children:
+        if child.service.kind == AUTH_NAME:
+            table.add_row("dev authorization server (tokens)", f"{child.base_url}/token")
+            continue
         label = "router (federated graph)" if child.service.is_router else f"{child.service.name} subgraph"
         table.add_row(label, child.graphql_url)
     table.add_row("PostgreSQL", settings.database_url or "")
@@ -227,24 +264,28 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
     SERVICES limits the run to the named services (default: every subgraph in
     schema/supergraph.yaml and the router). Ctrl-C or SIGTERM stops everything.
     """
+    from shared.mailsink import start_dev_mail_sink
     from shared.registry import service_port
-    from shared.supervisor import StartupError, child_env, first_exited, spawn, stop_children, wait_ready
+    from shared.supervisor import StartupError, child_env, dev_auth, first_exited, spawn, stop_children, wait_ready
 
     selected = _select_services(services, no_router)
     settings = _settings()
+    auth, auth_env = dev_auth(settings)  # the dev authorization server (dev profile only), spawned first
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock_data_dir(settings.data_dir)
-    _check_service_ports(settings, selected)
+    _check_service_ports(settings, [*selected, *auth])
     children: list[Any] = []
+    mail = None
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
     try:
-        with embedded_servers(settings) as live:
+        with embedded_servers(settings, owner=True) as live:
             try:
                 _migrate(live, _subgraph_names(selected))
                 _provision(live)
-                env = child_env(os.environ, _child_overrides(live, selected))
-                for service in selected:
+                mail = start_dev_mail_sink(live)  # dev profile: SMTP on 127.0.0.1:1025 → <data dir>/mail/*.eml
+                env = child_env(os.environ, {**_child_overrides(live, selected), **auth_env, **_mail_env(mail)})
+                for service in [*auth, *selected]:
                     children.append(spawn(service, live.host, service_port(service), env, live.data_dir / "logs"))
                 wait_ready(children, console, timeout=timeout)
                 out.print(_urls_table(live, children))
@@ -264,6 +305,8 @@ def up(services: tuple[str, ...], no_router: bool, timeout: float, grace: float)
                 console.print(f"Received {signal.Signals(stop.signum).name}; stopping.")
             finally:
                 _ignore_signals()
+                if mail is not None:
+                    mail.stop()
                 if children:
                     with console.status("Stopping services"):
                         stop_children(children, grace=grace)
@@ -320,6 +363,13 @@ def _tail(path: Path) -> str:
     return tail(path)
 
 
+def _mail_env(mail: Any) -> dict[str, str]:
+    """Points the notification subgraph at the dev mail sink, wherever it listens (none: nothing to say)."""
+    if mail is None:
+        return {}
+    return {"FINPACE_NOTIFICATION_SMTP_HOST": mail.host, "FINPACE_NOTIFICATION_SMTP_PORT": str(mail.port)}
+
+
 def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
     from shared.registry import service_port
     from shared.supervisor import connect_host
@@ -343,14 +393,16 @@ def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
 @click.option("--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>).")
 @click.option("--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL.")
 def serve(name: str, host: str | None, port: int | None, supergraph: Path | None) -> None:
-    """Run one service (a subgraph or `router`) under uvicorn; scale out by running more copies."""
+    """Run one service (a subgraph, `router`, or `auth`: the dev authorization server) under uvicorn."""
     import uvicorn
 
-    from shared.registry import RegistryError, get_service, load_factory, service_port
+    from shared.registry import AUTH_NAME, RegistryError, get_service, load_factory, service_port
 
     settings = _settings()
     try:
         service = get_service(name)
+        if service.kind == AUTH_NAME and not settings.is_dev:
+            _fail("The dev authorization server refuses the production profile: use the bank's identity provider.")
         if supergraph is not None:
             if not service.is_router:
                 _fail("--supergraph applies to the router only.")
@@ -379,10 +431,13 @@ def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool,
             router_settings = load_object(ROUTER_SETTINGS)
         except ModuleNotFoundError:
             return factory(settings)
+        from shared.logging import configure_logging
+
+        configure_logging(level=settings.log_level, json=settings.log_json)  # the router's stdlib logs, redacted
         options: dict[str, Any] = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
         # The platform profile decides the router's developer conveniences unless FINPACE_ROUTER_* says otherwise.
-        for name, value in {"graphiql": settings.graphiql_enabled, "expose_query_plan": settings.is_dev,
-                            "include_subgraph_errors": settings.is_dev}.items():
+        profile = {**router_settings.profile_defaults(dev=settings.is_dev), "graphiql": settings.graphiql_enabled}
+        for name, value in profile.items():
             if f"FINPACE_ROUTER_{name.upper()}" not in os.environ:
                 options[name] = value
         return factory(router_settings(**options), token_validator=router_token_validator(settings))
@@ -396,13 +451,24 @@ def router_token_validator(settings: Settings) -> Callable[[str | None], Any]:
 
     validator = TokenValidator(settings)
 
-    async def validate(authorization: str | None) -> None:
+    async def validate(authorization: str | None) -> dict[str, str] | None:
         try:
             token = bearer_token(authorization)
-            if token is not None:
-                await validator.validate_async(token)
+            principal = await validator.validate_async(token) if token is not None else None
         except AuthError as exc:
             raise PermissionError(exc.message) from None
+        if principal is None:
+            return None
+        # The rate limiter keys on client_id, else sub; field authorization reads `scope`, `roles` and any
+        # claim a configured @policy hook needs. Roles and scopes as the platform understood them.
+        claims = {k: v for k, v in principal.claims.items() if k not in ("client_id", "roles", "scope")}
+        return {
+            **claims,
+            "sub": principal.sub,
+            **({"client_id": principal.client_id} if principal.client_id else {}),
+            "roles": sorted(principal.roles),
+            "scope": " ".join(sorted(principal.scopes)),
+        }
 
     return validate
 
@@ -434,7 +500,8 @@ def provision() -> None:
 @click.option("--sub", required=True, help="Subject (user or client id).")
 @click.option("--party", "party_ids", multiple=True, help="Party id the subject may act for (repeatable).")
 @click.option("--scope", "scopes", multiple=True, help="Scope to grant (repeatable).")
-@click.option("--ttl", "ttl_seconds", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
+@click.option("--ttl", "ttl_seconds", type=int, default=600, show_default=True,
+              help="Lifetime in seconds (RFC 9068 profiles keep access tokens ≤ 10 min).")
 def token(role: str, sub: str, party_ids: tuple[str, ...], scopes: tuple[str, ...], ttl_seconds: int) -> None:
     """Print a dev access token that the dev profile accepts."""
     issue_dev_token = _lazy("shared.auth", "issue_dev_token", "Dev tokens")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -12,7 +13,9 @@ import structlog
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -74,6 +77,29 @@ idempotency_table = Table(
     PrimaryKeyConstraint("operation", "key"),
 )
 
+# Who sees what (shared/access.py): the read model of the party domain's entitlements and RM portfolio,
+# kept from its events by every subgraph that holds customer data.
+access_entitlements_table = Table(
+    "access_entitlements",
+    platform_metadata,
+    Column("entitlement_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_sub", String(128), nullable=False),
+    Column("party_id", UUID(as_uuid=True), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("access_entitlements_by_sub", "user_sub"),
+)
+
+access_portfolio_table = Table(
+    "access_portfolio",
+    platform_metadata,
+    Column("party_id", UUID(as_uuid=True), primary_key=True),
+    Column("rm_id", String(64), nullable=False),
+    Column("party_version", Integer, nullable=False),
+    Index("access_portfolio_by_rm", "rm_id"),
+)
+
 
 def create_engine(settings: Settings, domain: str) -> AsyncEngine:
     """Creates the async engine of one domain's database (call from a composition root, never at import)."""
@@ -110,6 +136,9 @@ class UnitOfWork:
 
     sessions: async_sessionmaker[AsyncSession]
     context: RequestContext
+    # The caller's access scope (shared.access.Scope), resolved on first use by shared.access.require_party;
+    # None for internal units of work (jobs, sagas, consumers), which may write every party's records.
+    caller_scope: Callable[[], Awaitable[Any]] | None = None
     session: AsyncSession = field(init=False)
     _idempotency: tuple[str, str] | None = field(default=None, init=False)
     _committed: bool = field(default=False, init=False)
@@ -126,6 +155,10 @@ class UnitOfWork:
     ) -> None:
         try:
             if not self._committed:
+                if exc_type is None:
+                    # A command that found nothing to change returns what it read: detach it before the
+                    # rollback, which would otherwise expire it and make the caller's reads fail.
+                    self.session.expunge_all()
                 await self.session.rollback()
         finally:
             await self.session.close()

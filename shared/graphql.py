@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,7 +16,7 @@ import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
-from strawberry.permission import BasePermission
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from shared import errors, metrics
@@ -173,6 +174,8 @@ class BaseContext:
     sessions: Any
     loaders: Any
     settings: Any
+    access: Any = None  # shared.access.RequestAccess: the caller's scope and the staff reads it noted
+    connection_params: Any = None  # graphql-transport-ws: the connection_init payload
 
     def require(self, *roles: str) -> Principal:
         """Returns the principal, or raises UNAUTHENTICATED / FORBIDDEN."""
@@ -188,7 +191,10 @@ def unit_of_work(info: Info, *roles: str, anonymous: bool = False) -> UnitOfWork
     principal = info.context.principal if anonymous else info.context.require(*roles)
     actor = (Actor(sub=principal.sub, roles=tuple(sorted(principal.roles)), client_id=principal.client_id)
              if principal is not None else Actor(sub="anonymous", roles=("anonymous",)))
-    return UnitOfWork(info.context.sessions, RequestContext(actor=actor, correlation_id=info.context.correlation_id))
+    from shared import access  # shared.access builds on this module
+
+    context = RequestContext(actor=actor, correlation_id=info.context.correlation_id)
+    return UnitOfWork(info.context.sessions, context, caller_scope=lambda: access.scope(info))
 
 
 async def run_command(call: Awaitable[T], wrap: Callable[[T], Any]) -> Any:
@@ -208,22 +214,41 @@ class IsAuthenticated(BasePermission):
 
 
 # -- error mapping and masking -------------------------------------------------------------
+# graphql-core's suggestions: "Did you mean 'x'?", "... 'x' or 'y'?", "... the enum value 'X'?", "... to use an
+# inline fragment on 'T'?". Names never hold a '?', so the sentence ends at the first one.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_INTROSPECTION_OFF = "GraphQL introspection has been disabled"
+
+
+def hide_suggestions(message: str) -> str:
+    """Removes graphql-core's "Did you mean ...?" sentences, which reveal field, type and enum names."""
+    return _SUGGESTION.sub("", message)
+
+
 class FinpaceErrors(MaskErrors):
-    """Gives every error a stable code; masks unexpected ones behind an error id that is in the log."""
+    """Gives every error a stable code; masks unexpected ones behind an error id that is in the log.
+
+    Outside the dev profile (read from the request context's settings) validation messages lose
+    their suggestions and refused introspection answers INTROSPECTION_DISABLED.
+    """
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
 
     def _process_errors(self, errs: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._map(e) for e in errs]
+        settings = getattr(self.execution_context.context, "settings", None)
+        production = settings is not None and not getattr(settings, "is_dev", True)
+        return [self._map(e, production) for e in errs]
 
-    def _map(self, error: GraphQLError) -> GraphQLError:
+    def _map(self, error: GraphQLError, production: bool = False) -> GraphQLError:
         original = error.original_error
         extensions = dict(error.extensions or {})
+        message = hide_suggestions(error.message) if production else error.message
         if original is None:
-            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED" if not error.path else "BAD_USER_INPUT")
-            return _copy(error, error.message, extensions)
+            code = "INTROSPECTION_DISABLED" if message.startswith(_INTROSPECTION_OFF) else "GRAPHQL_VALIDATION_FAILED"
+            extensions.setdefault("code", code if not error.path else "BAD_USER_INPUT")
+            return _copy(error, message, extensions)
         if isinstance(original, errors.InputError):
             extensions.update(code="BAD_USER_INPUT", reason=original.reason)
             if original.field:
@@ -234,7 +259,7 @@ class FinpaceErrors(MaskErrors):
             return _copy(error, original.message, extensions)
         if isinstance(original, GraphQLError | ValueError | TypeError) and not error.path:
             extensions.setdefault("code", "BAD_USER_INPUT")
-            return _copy(error, error.message, extensions)
+            return _copy(error, message, extensions)
         if extensions.get("code") in {"UNAUTHENTICATED", "FORBIDDEN"}:
             return error
         error_id = uuid.uuid4().hex
@@ -266,3 +291,60 @@ class OperationMetrics(SchemaExtension):
 def operation_metrics(service: str) -> type[OperationMetrics]:
     """Returns an OperationMetrics extension bound to a service name."""
     return type(f"{service.title()}OperationMetrics", (OperationMetrics,), {"service": service})
+
+
+# -- field authorization: one declaration gives the SDL directive (enforced by the router) and the check here --
+class _Directed(BasePermission):
+    """A permission that also puts its federation directive on the field, so the router enforces it first."""
+
+    message = "Authentication required: send 'Authorization: Bearer <token>'."
+    error_extensions: ClassVar[dict[str, Any]] = {"code": "UNAUTHENTICATED"}
+
+    def __init__(self, directive: object, alternatives: tuple[frozenset[str], ...] = ()) -> None:
+        self._schema_directive = directive
+        self.alternatives = alternatives
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal: Principal | None = info.context.principal
+        if principal is None:
+            raise errors.AuthError(self.message)
+        if self.alternatives and not any(self.granted(principal, clause) for clause in self.alternatives):
+            raise errors.Forbidden("Not authorized for this field.")
+        return True
+
+    def granted(self, principal: Principal, clause: frozenset[str]) -> bool:
+        return clause <= principal.scopes
+
+
+class _PolicyPermission(_Directed):
+    def granted(self, principal: Principal, clause: frozenset[str]) -> bool:
+        # The router's default policies: role:<name> holds when the token carries that role.
+        return all(name.startswith("role:") and principal.has_role(name[5:]) for name in clause)
+
+
+def authenticated() -> Any:
+    """`@authenticated`, re-checked here: anonymous callers get UNAUTHENTICATED."""
+    from strawberry.federation.schema_directives import Authenticated
+
+    return PermissionExtension([_Directed(Authenticated())])
+
+
+def requires_scopes(*alternatives: list[str]) -> Any:
+    """`@requiresScopes(scopes: [...])`: any one list of scopes, all of it, from the token's `scope` claim."""
+    from strawberry.federation.schema_directives import RequiresScopes
+
+    scopes = [list(a) for a in alternatives]
+    return PermissionExtension([_Directed(RequiresScopes(scopes=scopes), tuple(frozenset(a) for a in scopes))])
+
+
+def policy(*alternatives: list[str]) -> Any:
+    """`@policy(policies: [...])` with `role:<name>` policies: any one list, all of it, from the token's roles."""
+    from strawberry.federation.schema_directives import Policy
+
+    policies = [list(a) for a in alternatives]
+    return PermissionExtension([_PolicyPermission(Policy(policies=policies), tuple(frozenset(a) for a in policies))])
+
+
+def any_role(*roles: str) -> Any:
+    """`@policy` held by a caller with any one of `roles` (`role:<name>` each): the directive form of require()."""
+    return policy(*([f"role:{r}"] for r in roles))

@@ -118,6 +118,17 @@ async def upgrade(settings: Settings, domain: str) -> None:
     await ensure_database(settings, domain)
     cfg = alembic_config(settings, domain)
     await asyncio.to_thread(command.upgrade, cfg, "head")
+    await ensure_platform_tables(settings, domain)
+
+
+async def ensure_platform_tables(settings: Settings, domain: str) -> None:
+    """Creates platform tables added after the database's first migration ran (the access read model); idempotent."""
+    engine = create_async_engine(settings.domain_database_url(domain), poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: platform_metadata.create_all(c, checkfirst=True))
+    finally:
+        await engine.dispose()
 
 
 async def upgrade_all(settings: Settings, domains: list[str]) -> None:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import psutil
 
@@ -81,3 +83,32 @@ def terminate(proc: psutil.Process | subprocess.Popen[bytes], grace: float, sig:
             proc.wait(10)
     except psutil.NoSuchProcess:
         pass
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+def check_port(port: int, what: str) -> None:
+    if port in RESERVED_PORTS:
+        raise EmbeddedServerError(f"Embedded {what} refuses port {port}: it belongs to the machine's own server.")
+
+
+class ManagedServer:
+    """Shared context-manager plumbing of the embedded servers."""
+
+    url: str
+
+    def start(self) -> Self:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -18,6 +18,10 @@ ROUTER_PORT = 4000
 ROUTER_FACTORY = "router.app:create_app"
 ROUTER_SETTINGS = "router.config:RouterSettings"
 SUPERGRAPH_CONFIG = "supergraph.yaml"
+# The dev authorization server: no subgraph, started by `finpace up` in the dev profile only.
+AUTH_NAME = "auth"
+AUTH_PORT = 4012
+AUTH_FACTORY = "shared.authserver:create_app"
 
 
 class RegistryError(LookupError):
@@ -31,7 +35,7 @@ class Service:
     name: str
     port: int
     factory: str
-    kind: str  # "subgraph" or "router"
+    kind: str  # "subgraph", "router" or "auth"
     schema_file: Path | None = None
 
     @property
@@ -99,14 +103,19 @@ def router_service() -> Service:
     return Service(name=ROUTER_NAME, port=ROUTER_PORT, factory=ROUTER_FACTORY, kind=ROUTER_NAME)
 
 
+def auth_service() -> Service:
+    """Return the dev authorization server's service entry."""
+    return Service(name=AUTH_NAME, port=AUTH_PORT, factory=AUTH_FACTORY, kind=AUTH_NAME)
+
+
 def load_services(config: Path | None = None) -> list[Service]:
     """Return every service: the subgraphs in config order, then the router."""
     return [*load_subgraphs(config), router_service()]
 
 
 def get_service(name: str, config: Path | None = None) -> Service:
-    """Return the service called `name`."""
-    services = load_services(config)
+    """Return the service called `name` (a subgraph, the router or the dev authorization server)."""
+    services = [*load_services(config), auth_service()]
     for service in services:
         if service.name == name:
             return service

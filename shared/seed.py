@@ -21,6 +21,9 @@ from shared.registry import load_subgraphs, service_port
 console = Console(stderr=True)
 
 
+ACCOUNT_HOLDER = """query($id: ID!) { account(id: $id) { holder { id } currency } }"""
+
+
 class SeedError(RuntimeError):
     """A seeding mutation failed; the message names the domain and the GraphQL error."""
 
@@ -49,6 +52,14 @@ class SeedContext:
             raise SeedError(f"{domain}: {response.status_code} {body.get('errors') or response.text[:300]}")
         data: dict[str, Any] = body["data"]
         return data
+
+    async def account_holders(self, account_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(party, account, currency) of each account, read from the account subgraph (for lending seeds)."""
+        out = []
+        for account_id in account_ids:
+            acc = (await self.gql("account", ACCOUNT_HOLDER, {"id": account_id}))["account"]
+            out.append((acc["holder"]["id"], account_id, acc["currency"]))
+        return out
 
     @staticmethod
     def key() -> str:

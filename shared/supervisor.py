@@ -16,8 +16,9 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from shared.config import Settings
 from shared.processes import parent_death_signal, tail
-from shared.registry import Service
+from shared.registry import Service, auth_service, service_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,19 @@ def child_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, st
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), path) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def dev_auth(settings: Settings) -> tuple[list[Service], dict[str, str]]:
+    """Return the dev authorization server to start and the variables that point the services at its JWKS.
+
+    Only in the dev profile, and only when no issuer's keys are configured: an explicit
+    FINPACE_AUTH_JWKS_URL or FINPACE_AUTH_JWKS_FILE names another issuer, which wins.
+    """
+    if not settings.is_dev or settings.auth_jwks_url or settings.auth_jwks_file:
+        return [], {}
+    service = auth_service()
+    base = f"http://{connect_host(settings.host)}:{service_port(service)}"
+    return [service], {"FINPACE_AUTH_JWKS_URL": f"{base}/jwks.json"}
 
 
 def spawn(service: Service, host: str, port: int, env: Mapping[str, str], log_dir: Path) -> Child:

@@ -13,6 +13,10 @@ import pytest
 from shared.config import Profile, Settings
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
+# The lending apps' scheduled end of day (shared/eod.py) would write to their outboxes at any moment of a test;
+# tests run it on demand instead.
+os.environ.setdefault("FINPACE_EOD_ENABLED", "false")
+
 
 def _runtime_dir(label: str) -> Path:
     # Not under pytest's basetemp: pytest keeps /tmp/pytest-of-<user> at mode 0700 (and resets it when
