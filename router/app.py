@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route, WebSocketRoute, websocket_session
 
+from router.authorization import Authorizer
 from router.client import SubgraphClient
 from router.config import RouterSettings
 from router.engine import Engine
@@ -18,6 +19,7 @@ from router.graphiql import ASSET_ROUTE, asset_files, graphiql_html
 from router.http import TokenValidator, graphql_endpoint, health, metrics, ready
 from router.metrics import RouterMetrics
 from router.persisted import PersistedOperations, PersistedWebSocket
+from router.ratelimit import RateLimiter
 from router.subscriptions import graphql_ws_endpoint
 from router.supergraph import Supergraph
 
@@ -30,6 +32,13 @@ class RouterState:
         self.token_validator = token_validator
         self.metrics = RouterMetrics()
         self.graphiql_html = graphiql_html(settings) if settings.graphiql else None
+        self.limiter = (
+            RateLimiter(
+                settings.rate_limit_per_second, settings.rate_limit_burst, max_clients=settings.rate_limit_clients
+            )
+            if settings.rate_limit
+            else None
+        )
         # Read when the app is built, so a malformed operation file stops start-up.
         self.persisted = PersistedOperations.load(settings.operations_dir)
         self.load_error: str | None = None
@@ -61,6 +70,14 @@ class RouterState:
             observer=self.metrics.observe_fetch,
             include_subgraph_errors=self.settings.include_subgraph_errors,
             override_labels=frozenset(self.settings.override_labels),
+            authorizer=Authorizer(
+                supergraph.authorization,
+                supergraph.api_schema,
+                policies=self.settings.authorization_policies,
+                reject_unauthorized=self.settings.reject_unauthorized,
+            ),
+            introspection=self.settings.introspection,
+            field_suggestions=self.settings.field_suggestions,
         )
         self.load_error = None
         return self._engine

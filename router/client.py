@@ -30,10 +30,10 @@ class SubgraphTimeout(Exception):
 
 
 class SubgraphClient:
-    """One long-lived pooled client per subgraph (httpx, or the lean native transport); never one per request."""
+    """Long-lived pooled connections per subgraph (the lean native transport, or httpx); never one per request."""
 
     def __init__(
-        self, timeout: float = 30.0, max_connections: int = 100, coalesce: bool = True, transport: str = "httpx"
+        self, timeout: float = 30.0, max_connections: int = 100, coalesce: bool = True, transport: str = "native"
     ) -> None:
         if transport not in ("httpx", "native"):
             raise ValueError(f"Subgraph transport {transport!r} is not one of 'httpx', 'native'.")
@@ -58,7 +58,7 @@ class SubgraphClient:
         """POST one GraphQL request; identical concurrent *query* requests share one call."""
         payload = json.dumps(body, separators=(",", ":")).encode()
         if not (self.coalesce and is_query):
-            return await self._send(name, url, payload, headers)
+            return await self._send(name, url, payload, headers, idempotent=is_query)
         key = (name, url, payload, tuple(sorted(headers.items())))
         pending = self._inflight.get(key)
         if pending is not None:
@@ -66,7 +66,7 @@ class SubgraphClient:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._send(name, url, payload, headers)
+            result = await self._send(name, url, payload, headers, idempotent=True)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved when nobody else waits on it
@@ -78,12 +78,14 @@ class SubgraphClient:
             # Coalescing is not caching: the entry lives only while the call is in flight.
             self._inflight.pop(key, None)
 
-    async def _send(self, name: str, url: str, payload: bytes, headers: dict[str, str]) -> SubgraphResponse:
+    async def _send(
+        self, name: str, url: str, payload: bytes, headers: dict[str, str], *, idempotent: bool
+    ) -> SubgraphResponse:
         all_headers = {**headers, "content-type": "application/json", "accept": _ACCEPT}
         if self._native is not None:
             try:
                 async with asyncio.timeout(self.timeout):
-                    status, media, body = await self._native.post(url, payload, all_headers)
+                    status, media, body = await self._native.post(url, payload, all_headers, idempotent=idempotent)
             except TimeoutError as exc:
                 raise SubgraphTimeout(name) from exc
             return SubgraphResponse(status, media, body)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import random
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLSyntaxError, execute, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.language import DocumentNode, FieldNode, FragmentDefinitionNode, OperationDefinitionNode
 
+from router.authorization import Authorizer, Caller, Filtered
 from router.client import SubgraphClient
+from router.edge import redact, validation_errors, validation_rules
 from router.executor import ExecutionState, Executor, FetchObserver
-from router.limits import LimitExceeded, Limits, check_document, check_page_sizes
+from router.limits import LimitExceeded, Limits, check_cost, check_document, check_page_sizes
 from router.plan import QueryPlan
 from router.planner import PlanningError, build_query_plan, select_operation
 from router.shaping import Shaper
@@ -73,6 +75,7 @@ class Operation:
     raw_variables: dict[str, Any]
     variables: dict[str, Any]
     plan: QueryPlan
+    errors: list[dict] = field(default_factory=list)  # fields removed by authorization, answered null
 
 
 @dataclass
@@ -96,6 +99,9 @@ class Engine:
         observer: FetchObserver | None = None,
         include_subgraph_errors: bool = True,
         override_labels: frozenset[str] = frozenset(),
+        introspection: bool = True,
+        field_suggestions: bool = True,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.client = client
@@ -105,6 +111,10 @@ class Engine:
         self.limits = limits if limits is not None else Limits(max_depth=max_depth)
         self.include_subgraph_errors = include_subgraph_errors
         self.static_labels = override_labels
+        self.authorizer = authorizer or Authorizer(supergraph.authorization, supergraph.api_schema)
+        self.filtered = LRU(cache_size)  # (query, operation name, auth context) -> Filtered
+        self.rules = validation_rules(introspection)
+        self.hide_suggestions = not field_suggestions
         self._percent_labels = {
             label: float(m.group(1))
             for label in supergraph.override_labels()
@@ -132,19 +142,22 @@ class Engine:
             except LimitExceeded as exc:
                 prepared = _Prepared(None, [_error(exc.message, exc.code)], 400)
             else:
-                errors = validate(self.supergraph.api_schema, doc)
-                if errors:
-                    prepared = _Prepared(None, [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors], 400)
-                else:
-                    prepared = _Prepared(doc, [], 200)
+                errors = validate(self.supergraph.api_schema, doc, self.rules, hide_suggestions=self.hide_suggestions)
+                prepared = _Prepared(None, validation_errors(errors), 400) if errors else _Prepared(doc, [], 200)
         self.documents.put(query, prepared)
         return prepared
 
     def plan(
-        self, query: str, document: DocumentNode, operation_name: str | None, labels: frozenset[str] = frozenset()
+        self,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        labels: frozenset[str] = frozenset(),
+        removed: tuple = (),
     ) -> QueryPlan:
-        # Labels change which subgraph resolves a field, so they are part of the plan's identity.
-        key = (query, operation_name, tuple(sorted(labels)))
+        # Labels change which subgraph resolves a field, and authorization which fields remain: both are
+        # part of the plan's identity (callers whose contexts remove the same paths share one plan).
+        key = (query, operation_name, tuple(sorted(labels)), removed)
         plan = self.plans.get(key)
         if plan is None:
             plan = build_query_plan(self.supergraph, document, operation_name, labels)
@@ -159,6 +172,7 @@ class Engine:
         *,
         allow_mutations: bool = True,
         allow_subscriptions: bool = False,
+        caller: Caller | None = None,
     ) -> Operation | Result:
         """Parse, validate, coerce variables and plan; a Result means the request failed before execution."""
         prepared = self.prepare(query)
@@ -178,19 +192,48 @@ class Engine:
                 400, {"errors": [_error("Subscriptions need a graphql-transport-ws WebSocket.", "BAD_REQUEST")]}, name
             )
         raw_vars = variables or {}
-        coerced = get_variable_values(self.supergraph.api_schema, op.variable_definitions or (), raw_vars)
+        coerced = get_variable_values(
+            self.supergraph.api_schema, op.variable_definitions or (), raw_vars, hide_suggestions=self.hide_suggestions
+        )
         if isinstance(coerced, list):
             return Result(400, {"errors": [_error(e.message, "BAD_USER_INPUT") for e in coerced]}, name)
         fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
         try:
             check_page_sizes(op, fragments, coerced, self.limits)
+            check_cost(self.supergraph.api_schema, op, fragments, coerced, self.limits, self.supergraph.cost)
         except LimitExceeded as exc:
             return Result(400, {"errors": [_error(exc.message, exc.code)]}, name)
+        filtered = self.authorize(query, doc, op, operation_name, fragments, caller)
+        if filtered.paths and (filtered.empty or self.authorizer.reject_unauthorized):
+            # Strict mode, or nothing left to ask for: answer now, no subgraph is called.
+            if self.authorizer.reject_unauthorized:
+                return Result(403, {"errors": filtered.errors()}, name)
+            return Operation(op, name, fragments, raw_vars, coerced, QueryPlan(None), filtered.errors())
         try:
-            plan = self.plan(query, doc, operation_name, self.active_labels())
+            plan = self.plan(query, filtered.document or doc, operation_name, self.active_labels(), filtered.key)
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
-        return Operation(op, name, fragments, raw_vars, coerced, plan)
+        return Operation(op, name, fragments, raw_vars, coerced, plan, filtered.errors())
+
+    def authorize(
+        self,
+        query: str,
+        doc: DocumentNode,
+        op: OperationDefinitionNode,
+        operation_name: str | None,
+        fragments: dict[str, FragmentDefinitionNode],
+        caller: Caller | None,
+    ) -> Filtered:
+        """Remove what the caller may not see (cached per document, operation and authorization context)."""
+        if not self.authorizer.active:
+            return Filtered([], None)
+        ctx = self.authorizer.context(caller)
+        key = (query, operation_name, ctx)
+        filtered = self.filtered.get(key)
+        if filtered is None:
+            filtered = self.authorizer.filter(doc, op, fragments, ctx)
+            self.filtered.put(key, filtered)
+        return filtered
 
     async def run(
         self,
@@ -200,8 +243,9 @@ class Engine:
         headers: dict[str, str],
         *,
         allow_mutations: bool = True,
+        caller: Caller | None = None,
     ) -> Result:
-        operation = self.operation(query, variables, operation_name, allow_mutations=allow_mutations)
+        operation = self.operation(query, variables, operation_name, allow_mutations=allow_mutations, caller=caller)
         if isinstance(operation, Result):
             return operation
         state = ExecutionState(variables=operation.raw_variables, headers=headers)
@@ -220,7 +264,8 @@ class Engine:
         body: dict[str, Any] = {}
         errors = state.sorted_errors()
         if errors and not self.include_subgraph_errors:
-            errors = [_redact(e) for e in errors]
+            errors = [redact(e) for e in errors]
+        errors = operation.errors + errors  # fields removed by authorization come first
         if errors:
             body["errors"] = errors
         body["data"] = data
@@ -247,11 +292,3 @@ class Engine:
             variable_values=variables,
         )
         return result.data or {}
-
-
-def _redact(error: dict) -> dict:
-    """Apollo Router's redaction: subgraph errors keep their path but lose message and extensions."""
-    out: dict[str, Any] = {"message": "Subgraph errors redacted"}
-    if "path" in error:
-        out["path"] = error["path"]
-    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import time
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from typing import Any
 from graphql import is_abstract_type
 
 from router.client import SubgraphClient, SubgraphTimeout
-from router.plan import Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
+from router.plan import Condition, Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
 from router.supergraph import Supergraph
 
 _MISSING = object()
@@ -53,34 +52,42 @@ class Executor:
 
     async def _run(self, node: PlanNode, state: ExecutionState) -> None:
         if isinstance(node, Fetch):
-            await self._fetch(node, state, [((), state.data)], ())
+            await self._fetch(node, state, [state.data], ())
         elif isinstance(node, Flatten):
-            targets = resolve_path(state.data, node.path)
-            await self._fetch(node.node, state, targets, node.path)
+            await self._fetch(node.node, state, resolve_objects(state.data, node.path), node.path)
         elif isinstance(node, Sequence):
             for child in node.nodes:
                 await self._run(child, state)
         elif isinstance(node, Parallel):
             # One failing branch must not cancel its siblings: each fetch records its own errors.
             await asyncio.gather(*(self._run(child, state) for child in node.nodes))
+        elif isinstance(node, Condition):
+            value = state.variables.get(node.condition, node.default)
+            if value is True or value is False:
+                branch = node.if_clause if value else node.else_clause
+            else:  # not a Boolean (validation lets none through): fetch, and let the directive decide
+                branch = node.if_clause or node.else_clause
+            if branch is not None:
+                await self._run(branch, state)
 
-    async def _fetch(self, fetch: Fetch, state: ExecutionState, targets, flatten_path) -> None:
+    async def _fetch(self, fetch: Fetch, state: ExecutionState, targets: list[dict], flatten_path) -> None:
+        """Send one fetch for the objects in `targets` (found at `flatten_path`) and merge its answer into them."""
         variables = {v: state.variables[v] for v in fetch.variable_usages if v in state.variables}
-        paths_for: list[list[tuple]] = []
+        objs_for: list[list[dict]] = []  # per representation sent, the objects it stands for
         if fetch.requires:
             reps: list[dict] = []
-            index: dict[str, int] = {}
-            for path, obj in targets:
+            index: dict = {}
+            for obj in targets:
                 rep = self._representation(obj, fetch)
                 if rep is None:
                     continue
-                k = json.dumps(rep, sort_keys=True)
+                k = _rep_key(rep)
                 if k in index:
-                    paths_for[index[k]].append((path, obj))
+                    objs_for[index[k]].append(obj)
                 else:
                     index[k] = len(reps)
                     reps.append(rep)
-                    paths_for.append([(path, obj)])
+                    objs_for.append([obj])
             if not reps:
                 return
             variables = {"representations": reps, **variables}
@@ -108,7 +115,7 @@ class Executor:
         errors = result.get("errors") or []
         if fetch.requires:
             entities = data.get("_entities") if isinstance(data, dict) else None
-            if data is not None and (not isinstance(entities, list) or len(entities) != len(paths_for)):
+            if data is not None and (not isinstance(entities, list) or len(entities) != len(objs_for)):
                 self._router_error(
                     state,
                     fetch,
@@ -120,14 +127,18 @@ class Executor:
             for i, entity in enumerate(entities or ()):
                 if not isinstance(entity, dict):
                     continue
-                for n, (_, obj) in enumerate(paths_for[i]):
-                    deep_merge(obj, entity if n == 0 else copy.deepcopy(entity), self.sg)
-            for err in errors:
-                self._entity_error(state, fetch, err, paths_for, hoist)
+                for n, obj in enumerate(objs_for[i]):
+                    deep_merge(obj, entity if n == 0 else _clone(entity), self.sg)
+            if errors:
+                # Concrete paths are only worked out when an error needs them.
+                located = {id(o): p for p, o in resolve_path(state.data, flatten_path)}
+                paths_for = [[(located.get(id(o), hoist), o) for o in objs] for objs in objs_for]
+                for err in errors:
+                    self._entity_error(state, fetch, err, paths_for, hoist)
         else:
             if isinstance(data, dict):
-                for n, (_, obj) in enumerate(targets):
-                    deep_merge(obj, data if n == 0 else copy.deepcopy(data), self.sg)
+                for n, obj in enumerate(targets):
+                    deep_merge(obj, data if n == 0 else _clone(data), self.sg)
             for err in errors:
                 err = clean_error(err, fetch.service_name)
                 if flatten_path and "path" in err:
@@ -277,6 +288,47 @@ def _apply_rewrite(rep: dict, rw: dict, ex: Executor) -> None:
                 return
     if rw.get("kind") == "ValueSetter" and path:
         target[path[-1]] = rw.get("setValueTo")
+
+
+def _rep_key(rep: dict):
+    """A hashable identity for a representation: its items when all values are strings (the usual ids)."""
+    items = tuple(rep.items())
+    for _, v in items:
+        if type(v) is not str:
+            return json.dumps(rep, sort_keys=True)
+    return items
+
+
+def _clone(value):
+    """A copy of a JSON tree (dicts, lists, scalars): cheaper than copy.deepcopy."""
+    if type(value) is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_clone(v) for v in value]
+    return value
+
+
+def resolve_objects(data: Any, path: tuple) -> list[dict]:
+    """The objects a Flatten path reaches, in document order (resolve_path without building their paths)."""
+    current: list = [data]
+    for step in path:
+        nxt: list = []
+        if step == "@":
+            for v in current:
+                if type(v) is list:
+                    nxt.extend(v)
+        else:
+            for v in current:
+                if type(v) is dict:
+                    x = v.get(step)
+                    if x is not None:
+                        nxt.append(x)
+                elif type(v) is list:
+                    for e in v:
+                        if type(e) is dict and (x := e.get(step)) is not None:
+                            nxt.append(x)
+        current = nxt
+    return [v for v in current if type(v) is dict]
 
 
 def resolve_path(data: Any, path: tuple) -> list[tuple[tuple, dict]]:

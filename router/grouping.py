@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -22,7 +24,8 @@ from graphql.language import (
     SelectionNode,
 )
 
-from router.selection import Sel, add_nodes, add_text_selection
+from router.plan import NO_CONDITIONS, Conditions, conditions_of
+from router.selection import Sel, add_nodes, add_text_selection, provided_tree
 from router.supergraph import Supergraph
 
 INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
@@ -44,6 +47,12 @@ class Group:
     inputs: dict[str, Sel] = field(default_factory=dict)
     rewrites: list[dict] = field(default_factory=list)
     deps: set[Group] = field(default_factory=set)
+    # Conditions every selection in this group sits under (None until something is added): the group's
+    # fetch, and every fetch below it, only runs when they hold.
+    conditions: Conditions | None = None
+
+    def join(self, conditions: Conditions) -> None:
+        self.conditions = conditions if self.conditions is None else self.conditions & conditions
 
 
 def _selections(node) -> list[SelectionNode]:
@@ -65,6 +74,21 @@ class _Planner:
         self.groups: list[Group] = []
         self.order = {g: i for i, g in enumerate(sg.graph_order())}
         self.depth = 0
+        self.cond: Conditions = NO_CONDITIONS  # the @skip/@include variables enclosing the walk's position
+
+    @contextmanager
+    def under(self, directives) -> Iterator[None]:
+        """Walk below a selection carrying `directives`."""
+        extra = conditions_of(directives)
+        if not extra:
+            yield
+            return
+        saved = self.cond
+        self.cond = saved | extra
+        try:
+            yield
+        finally:
+            self.cond = saved
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -132,7 +156,8 @@ class _Planner:
                 if not self._applies(cond, parent):
                     continue
                 target = sel.fragment(None, s.directives) if s.directives else sel
-                touched |= self.plan_selections(group, target, parent, _selections(s), path, provided)
+                with self.under(s.directives):
+                    touched |= self.plan_selections(group, target, parent, _selections(s), path, provided)
                 continue
             assert isinstance(s, FieldNode)
             name = s.name.value
@@ -157,8 +182,9 @@ class _Planner:
             child_provided = provided[node.name.value]
         fi = self.sg.types[parent].fields.get(node.name.value)
         if fi is not None and group.graph in fi.provides:
-            child_provided = _provided_tree(fi.provides[group.graph], child_provided)
-        return self.plan_selections(group, item.sub, named.name, _selections(node), child_path, child_provided)
+            child_provided = provided_tree(fi.provides[group.graph], child_provided)
+        with self.under(node.directives):
+            return self.plan_selections(group, item.sub, named.name, _selections(node), child_path, child_provided)
 
     def plan_abstract(self, group: Group, sel: Sel, abstract: str, selections, path, provided) -> set[Group]:
         sg, graph = self.sg, group.graph
@@ -273,7 +299,7 @@ class _Planner:
                 deps |= self.plan_selections(group, sel, parent, req_nodes, path, provided)
         finally:
             self.depth -= 1
-        child = self._child(group, target, path, deps)
+        child = self._child(group, target, path, deps, conditions_of(node.directives))
         inp = child.inputs.setdefault(parent, Sel())
         inp.typename()
         add_text_selection(inp, key.fields)
@@ -296,7 +322,7 @@ class _Planner:
                 for key in info.resolvable_keys(target):
                     sel.typename()
                     deps = self.plan_selections(group, sel, parent, list(key.selection.selections), path, provided)
-                    child = self._child(group, target, path, deps)
+                    child = self._child(group, target, path, deps, conditions_of(node.directives))
                     inp = child.inputs.setdefault(parent, Sel())
                     inp.typename()
                     add_text_selection(inp, key.fields)
@@ -314,12 +340,15 @@ class _Planner:
     def _key_available(self, graph: str, parent: str, key, provided) -> bool:
         return all(self._can_resolve(graph, parent, s.name.value, provided) for s in key.selection.selections)
 
-    def _child(self, parent: Group, graph: str, path, deps: set[Group]) -> Group:
+    def _child(self, parent: Group, graph: str, path, deps: set[Group], own: Conditions = NO_CONDITIONS) -> Group:
+        """The entity group below `parent` for `graph` at `path`; `own` are the jumping field's conditions."""
         for c in self.groups:
             if c.parent is parent and c.graph == graph and c.path == path and c not in deps:
                 c.deps |= deps
+                c.join(self.cond | own)
                 return c
         child = Group(graph, path, True, parent, deps=set(deps) | {parent})
+        child.join(self.cond | own)
         self.groups.append(child)
         return child
 
@@ -374,20 +403,3 @@ def _internal_alias(node: FieldNode) -> FieldNode:
         directives=node.directives,
         selection_set=node.selection_set,
     )
-
-
-def _provided_tree(text: str, base: dict | None) -> dict:
-    tree: dict = dict(base or {})
-    doc = parse("{" + text + "}", no_location=True)
-
-    def fill(target: dict, nodes) -> None:
-        for n in nodes:
-            if isinstance(n, FieldNode):
-                sub = target.setdefault(n.name.value, {})
-                if n.selection_set:
-                    fill(sub, n.selection_set.selections)
-            elif isinstance(n, InlineFragmentNode):
-                fill(target, n.selection_set.selections)
-
-    fill(tree, doc.definitions[0].selection_set.selections)
-    return tree

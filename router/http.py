@@ -4,29 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from router.authorization import Caller
 from router.config import AuthMode
 from router.headers import HeaderRule, apply_rules
 from router.persisted import PersistedOperationError
+from router.ratelimit import RATE_LIMITED, client_key, retry_after
 
 if TYPE_CHECKING:
     from router.app import RouterState
 
+log = logging.getLogger(__name__)
+
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_SIMPLE_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+_SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MIME = re.compile(rf"({_TCHARS}/{_TCHARS})(?:[ \t]*;[ \t]*{_TCHARS}=(?:{_TCHARS}|\"[^\"]*\"))*[ \t]*")
+CSRF_MESSAGE = (
+    "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Please either specify a "
+    f"'content-type' header (with a mime-type that is not one of {', '.join(_SIMPLE_TYPES)}) or provide one of "
+    f"the following headers: {', '.join(_PREFLIGHT_HEADERS)}"
+)
 PLAN_HEADERS = ("apollo-expose-query-plan", "apollo-query-plan-experimental")
 
-# Validates the caller's token; raises PermissionError to refuse. Provided by the platform's auth module.
-TokenValidator = Callable[[str | None], Awaitable[None]]
+# Validates the caller's token; raises PermissionError to refuse, and may return the token's claims
+# (`client_id`, `sub`) for rate limiting. Provided by the platform's auth module.
+TokenValidator = Callable[[str | None], Awaitable[Mapping[str, Any] | None]]
 
 
 def _error_response(status: int, message: str, code: str, media: str = "application/json", **headers: str) -> Response:
@@ -36,6 +50,19 @@ def _error_response(status: int, message: str, code: str, media: str = "applicat
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def preflighted(request: Request) -> bool:
+    """Apollo Router's CSRF test: a non-simple Content-Type, or a non-empty preflight header.
+
+    Like Apollo, several Content-Type headers are joined with ", " and a value that does not parse
+    as a media type counts as simple: a browser may have sent it without a preflight.
+    """
+    if any(request.headers.get(h) for h in _PREFLIGHT_HEADERS):
+        return True
+    values = [v.strip().replace("\t", " ") for v in request.headers.getlist("content-type")]
+    match = _MIME.fullmatch(", ".join(values)) if values else None
+    return match is not None and match.group(1).lower() not in _SIMPLE_TYPES
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -94,6 +121,10 @@ async def _read_request(request: Request) -> dict[str, Any] | Response:
         body = json.loads(await request.body())
     except ValueError:
         return _error_response(400, "The request body is not valid JSON.", "BAD_REQUEST")
+    if isinstance(body, list):
+        return _error_response(
+            400, "Batched requests are not enabled; send one operation per request.", "BATCHING_NOT_ENABLED"
+        )
     if not isinstance(body, dict):
         return _error_response(400, "The request body must be a JSON object.", "BAD_REQUEST")
     return body
@@ -109,14 +140,8 @@ async def graphql_endpoint(request: Request) -> Response:
     media = negotiate(request.headers.get("accept"))
     if media is None:
         return _error_response(406, "Accept application/json or application/graphql-response+json.", "BAD_REQUEST")
-    simple = _media_type(request) in ("", *_SIMPLE_TYPES)
-    if settings.csrf_prevention and simple and not any(request.headers.get(h) for h in _PREFLIGHT_HEADERS):
-        return _error_response(
-            400,
-            "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send a "
-            "Content-Type of application/json, or a non-empty 'apollo-require-preflight' header.",
-            "BAD_REQUEST",
-        )
+    if settings.csrf_prevention and not preflighted(request):
+        return _error_response(400, CSRF_MESSAGE, "CSRF_ERROR")
     if _body_too_large(request, settings.max_body_bytes) or (
         request.method != "GET" and len(await request.body()) > settings.max_body_bytes
     ):
@@ -138,24 +163,51 @@ async def graphql_endpoint(request: Request) -> Response:
     if operation_name is not None and not isinstance(operation_name, str):
         return _error_response(400, "'operationName' must be a string.", "BAD_REQUEST")
     authorization = request.headers.get("authorization")
+    client_ip = request.client.host if request.client else None
     if settings.auth_mode == AuthMode.REQUIRED and not authorization:
-        return _error_response(401, "Authentication required.", "UNAUTHENTICATED", media)
+        return _rate_limited(state, client_key(None, client_ip), media) or _error_response(
+            401, "Authentication required.", "UNAUTHENTICATED", media
+        )
+    claims: Mapping[str, Any] | None = None
     if settings.auth_mode != AuthMode.OFF and authorization and state.token_validator is not None:
         try:
-            await state.token_validator(authorization)
+            claims = await state.token_validator(authorization)
         except PermissionError as exc:
-            return _error_response(401, str(exc) or "Invalid token.", "UNAUTHENTICATED", media)
+            # Refused tokens count against the caller's IP, so guessing tokens is rate limited too.
+            return _rate_limited(state, client_key(None, client_ip), media) or _error_response(
+                401, str(exc) or "Invalid token.", "UNAUTHENTICATED", media
+            )
+    # Field authorization: a token that passed validation makes the caller authenticated, with its claims.
+    validated = settings.auth_mode != AuthMode.OFF and bool(authorization) and state.token_validator is not None
+    caller = Caller(claims or {}) if validated else None
+    limited = _rate_limited(state, client_key(claims, client_ip), media)
+    if limited is not None:
+        return limited
     engine = await state.engine()
     headers, correlation = forwarded_headers(request, settings.propagate_headers, settings.header_rules)
     started = time.perf_counter()
     try:
         async with asyncio.timeout(settings.request_timeout):
             result = await engine.run(
-                query, variables, operation_name, headers, allow_mutations=request.method == "POST"
+                query, variables, operation_name, headers, allow_mutations=request.method == "POST", caller=caller
             )
     except TimeoutError:
         state.metrics.observe_request(operation_name, 504, time.perf_counter() - started)
         return _error_response(504, "Your request has been timed out", "GATEWAY_TIMEOUT", media)
+    except Exception:
+        # A bug, not the caller's fault: the trace goes to the log under an id the caller can quote.
+        error_id = uuid.uuid4().hex
+        log.exception("router_unexpected_error error_id=%s correlation_id=%s", error_id, correlation)
+        state.metrics.observe_request(operation_name, 500, time.perf_counter() - started)
+        body = {
+            "errors": [
+                {
+                    "message": "Internal server error.",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+                }
+            ]
+        }
+        return JSONResponse(body, status_code=500, media_type=media, headers={"x-correlation-id": correlation})
     state.metrics.observe_request(result.operation_name, result.status, time.perf_counter() - started)
     response_body = result.body
     if settings.expose_query_plan and result.plan is not None and _wants_plan(request):
@@ -166,6 +218,26 @@ async def graphql_endpoint(request: Request) -> Response:
     if result.status == 405:
         extra["allow"] = "POST"
     return JSONResponse(response_body, status_code=result.status, media_type=media, headers=extra)
+
+
+def _rate_limited(state: RouterState, client: str, media: str) -> Response | None:
+    """429 with Retry-After when `client` has no token left; None when the request may go on."""
+    if state.limiter is None:
+        return None
+    wait = state.limiter.acquire(client)
+    if wait is None:
+        return None
+    seconds = retry_after(wait)
+    state.metrics.observe_request(None, 429, 0.0)
+    body = {
+        "errors": [
+            {
+                "message": f"Too many requests; retry after {seconds} s.",
+                "extensions": {"code": RATE_LIMITED, "retryAfter": seconds},
+            }
+        ]
+    }
+    return JSONResponse(body, status_code=429, media_type=media, headers={"retry-after": str(seconds)})
 
 
 def _body_too_large(request: Request, limit: int) -> bool:

@@ -1,10 +1,18 @@
-"""Operation limits checked before planning: depth, aliases, root fields, directives, tokens and page size."""
+"""Operation limits checked before planning: depth, aliases, root fields, directives, tokens, page size and cost."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    get_named_type,
+    is_composite_type,
+    value_from_ast_untyped,
+)
 from graphql.language import (
     DocumentNode,
     FieldNode,
@@ -32,6 +40,8 @@ class Limits:
     max_tokens: int | None = None
     min_page_size: int | None = None
     max_page_size: int | None = None
+    max_cost: int | None = None
+    default_list_size: int = 10
 
 
 class LimitExceeded(Exception):
@@ -191,3 +201,143 @@ def check_page_sizes(
             )
 
     visit(op.selection_set)
+
+
+# -- cost --------------------------------------------------------------------------------------------
+
+COST_FEATURE = "https://specs.apollo.dev/cost"
+MUTATION_COST = 10
+
+
+@dataclass(frozen=True)
+class CostDirectives:
+    """`@cost(weight:)` on types and fields, `@listSize(assumedSize:, slicingArguments:)` on fields."""
+
+    weights: dict[str, int] = field(default_factory=dict)  # "Type" or "Type.field" -> weight
+    list_sizes: dict[str, tuple[int | None, tuple[str, ...]]] = field(default_factory=dict)  # "Type.field"
+
+    @classmethod
+    def read(cls, doc: DocumentNode, features: list) -> CostDirectives:
+        """From a supergraph linking the cost spec (Federation 2.9's demand control); empty otherwise."""
+        spec = next((f for f in features if f.identity == COST_FEATURE), None)
+        if spec is None:
+            return cls()
+        cost, list_size = spec.local("cost"), spec.local("listSize")
+        out = cls()
+        for d in doc.definitions:
+            if not hasattr(d, "name") or d.kind.endswith("directive_definition"):
+                continue
+            out._take(d.name.value, d.directives, cost, list_size)
+            for f in getattr(d, "fields", None) or ():
+                out._take(f"{d.name.value}.{f.name.value}", f.directives, cost, list_size)
+        return out
+
+    def _take(self, coordinate: str, directives, cost: str, list_size: str) -> None:
+        for app in directives or ():
+            args = {a.name.value: value_from_ast_untyped(a.value) for a in app.arguments or ()}
+            if app.name.value == cost and isinstance(args.get("weight"), int):
+                self.weights[coordinate] = args["weight"]
+            elif app.name.value == list_size:
+                slicing = tuple(args.get("slicingArguments") or ())
+                self.list_sizes[coordinate] = (args.get("assumedSize"), slicing)
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    op: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: Any,
+    *,
+    default_list_size: int = 10,
+    directives: CostDirectives | None = None,
+) -> int:
+    """The static cost of an operation (docs/router.md, "Operation cost").
+
+    Each object, interface or union value costs 1, scalars and enums 0 (or their `@cost` weight); a root
+    mutation field costs 10. A list multiplies the cost of one element by its `first`/`last` argument
+    (or `@listSize` slicing argument), else `@listSize(assumedSize:)`, else `default_list_size`.
+    Fragments count once per spread; every type condition of an abstract selection counts (an upper
+    bound); introspection fields cost 0.
+    """
+    values: dict[str, Any] = getattr(variables, "coerced", variables) or {}
+    known = directives or CostDirectives()
+    memo: dict[str, int] = {}
+
+    def argument(node: FieldNode, name: str) -> int | None:
+        for a in node.arguments or ():
+            if a.name.value == name:
+                if isinstance(a.value, IntValueNode):
+                    return int(a.value.value)
+                if isinstance(a.value, VariableNode) and isinstance(values.get(a.value.name.value), int):
+                    return values[a.value.name.value]
+        return None
+
+    def multiplier(node: FieldNode, coordinate: str) -> int:
+        assumed, slicing = known.list_sizes.get(coordinate, (None, ()))
+        sizes = [s for name in (slicing or PAGE_ARGUMENTS) if (s := argument(node, name)) is not None]
+        if sizes:
+            return max(0, max(sizes))
+        return assumed if isinstance(assumed, int) else default_list_size
+
+    def cost_of(selection_set: SelectionSetNode | None, parent, mutation_root: bool = False) -> int:
+        total = 0
+        for s in selection_set.selections if selection_set else ():
+            if isinstance(s, FieldNode):
+                total += one_field(s, parent, mutation_root)
+            elif isinstance(s, InlineFragmentNode):
+                cond = schema.get_type(s.type_condition.name.value) if s.type_condition else parent
+                total += cost_of(s.selection_set, cond)
+            elif isinstance(s, FragmentSpreadNode):
+                total += fragment(s.name.value)
+        return total
+
+    def fragment(name: str) -> int:
+        if name not in memo:
+            memo[name] = 0  # a cycle (refused by validation anyway) counts as empty
+            definition = fragments.get(name)
+            if definition is not None:
+                condition = schema.get_type(definition.type_condition.name.value)
+                memo[name] = cost_of(definition.selection_set, condition)
+        return memo[name]
+
+    def one_field(node: FieldNode, parent, mutation_root: bool) -> int:
+        name = node.name.value
+        fdef = getattr(parent, "fields", {}).get(name)
+        if name.startswith("__") or fdef is None:
+            return 0
+        named = get_named_type(fdef.type)
+        coordinate = f"{parent.name}.{name}"
+        composite = is_composite_type(named)
+        base = known.weights.get(coordinate, known.weights.get(named.name, 1 if composite else 0))
+        if mutation_root and coordinate not in known.weights:
+            base = MUTATION_COST
+        inner = cost_of(node.selection_set, named) if composite else 0
+        lists = _is_list(fdef.type)
+        return (multiplier(node, coordinate) if lists else 1) * (base + inner)
+
+    root = schema.get_root_type(op.operation)
+    return cost_of(op.selection_set, root, mutation_root=op.operation.value == "mutation")
+
+
+def check_cost(
+    schema: GraphQLSchema,
+    op: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: Any,
+    limits: Limits,
+    directives: CostDirectives | None = None,
+) -> None:
+    """Raise LimitExceeded (COST_LIMIT_EXCEEDED) when the operation's static cost is over `max_cost`."""
+    if limits.max_cost is None:
+        return
+    cost = operation_cost(
+        schema, op, fragments, variables, default_list_size=limits.default_list_size, directives=directives
+    )
+    if cost > limits.max_cost:
+        raise LimitExceeded(f"Operation costs {cost}; the limit is {limits.max_cost}.", "COST_LIMIT_EXCEEDED")
+
+
+def _is_list(gtype) -> bool:
+    while isinstance(gtype, GraphQLNonNull):
+        gtype = gtype.of_type
+    return isinstance(gtype, GraphQLList)

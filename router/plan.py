@@ -1,9 +1,26 @@
-"""Query plan nodes (Sequence, Parallel, Flatten, Fetch) in the shape of Apollo's query-plan JSON."""
+"""Query plan nodes (Sequence, Parallel, Flatten, Fetch, Condition) in the shape of Apollo's query-plan JSON."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from graphql.language import VariableNode
+
+Conditions = frozenset[tuple[str, bool]]  # (variable, value that lets the selection run)
+NO_CONDITIONS: Conditions = frozenset()
+
+
+def conditions_of(directives) -> Conditions:
+    """The variable-driven `@skip` / `@include` of a selection: `@include(if: $v)` is (v, True), `@skip` (v, False)."""
+    out = set()
+    for d in directives or ():
+        if d.name.value not in ("skip", "include"):
+            continue
+        for arg in d.arguments or ():
+            if arg.name.value == "if" and isinstance(arg.value, VariableNode):
+                out.add((arg.value.name.value, d.name.value == "include"))
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,30 @@ class Parallel:
         return {"kind": "Parallel", "nodes": [n.to_json() for n in self.nodes]}
 
 
-PlanNode = Fetch | Flatten | Sequence | Parallel
+@dataclass(frozen=True)
+class Condition:
+    """Runs `if_clause` when the Boolean variable `condition` is true, `else_clause` when it is false.
+
+    `@include(if: $v)` on a fetch boundary becomes `Condition(v, if_clause=...)`, `@skip(if: $v)` becomes
+    `Condition(v, else_clause=...)`, so a skipped branch sends nothing. `default` is the variable's default
+    value, used when the request leaves the variable out.
+    """
+
+    condition: str
+    if_clause: PlanNode | None = None
+    else_clause: PlanNode | None = None
+    default: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "Condition", "condition": self.condition}
+        if self.if_clause is not None:
+            out["ifClause"] = self.if_clause.to_json()
+        if self.else_clause is not None:
+            out["elseClause"] = self.else_clause.to_json()
+        return out
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition
 
 
 @dataclass(frozen=True)
@@ -97,9 +137,22 @@ class QueryPlan:
             elif isinstance(n, Sequence | Parallel):
                 for c in n.nodes:
                     walk(c)
+            elif isinstance(n, Condition):
+                walk(n.if_clause)
+                walk(n.else_clause)
 
         walk(self.node)
         return out
+
+
+def conditional(node: PlanNode | None, conditions, defaults: dict[str, bool | None]) -> PlanNode | None:
+    """Wrap `node` in one Condition per (variable, passing value), outermost first in name order."""
+    if node is None:
+        return None
+    for variable, passing in sorted(conditions, reverse=True):
+        default = defaults.get(variable)
+        node = Condition(variable, node, None, default) if passing else Condition(variable, None, node, default)
+    return node
 
 
 def sequence(nodes: list[PlanNode]) -> PlanNode | None:

@@ -5,10 +5,21 @@ from __future__ import annotations
 import re
 
 from graphql import print_ast, strip_ignored_characters
-from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
+from graphql.language import BooleanValueNode, DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 
 from router.grouping import INTROSPECTION_ROOT_FIELDS, Group, PlanningError, _Planner
-from router.plan import Fetch, Flatten, PlanNode, QueryPlan, Sequence, parallel, sequence
+from router.plan import (
+    NO_CONDITIONS,
+    Fetch,
+    Flatten,
+    PlanNode,
+    QueryPlan,
+    Sequence,
+    conditional,
+    conditions_of,
+    parallel,
+    sequence,
+)
 from router.supergraph import Supergraph
 
 _NON_WORD = re.compile(r"\W")
@@ -57,9 +68,10 @@ def build_query_plan(
                 planner.groups = []
                 group = Group(batch_graph, (), False)
                 planner.groups.append(group)
+                group.conditions = NO_CONDITIONS  # mutation fields run in order, each one whatever it selects
                 for bf, bw in batch:
                     planner.plan_selections(group, _wrap(group, bw), root, [bf], (), None)
-                node = _assemble(planner.groups, printer)
+                node = _assemble(planner, printer)
                 if node is not None:
                     nodes.append(node)
                 batch = []
@@ -76,8 +88,11 @@ def build_query_plan(
         if group is None:
             group = roots[graph] = Group(graph, (), False)
             planner.groups.append(group)
+        planner.cond = conditions_of(wrappers)
+        group.join(planner.cond | conditions_of(f.directives))
         planner.plan_selections(group, _wrap(group, wrappers), root, [f], (), None)
-    return QueryPlan(_assemble(planner.groups, printer), introspection)
+    planner.cond = NO_CONDITIONS
+    return QueryPlan(_assemble(planner, printer), introspection)
 
 
 def _plan_subscription(planner: _Planner, printer: _Printer, root: str, fields, introspection) -> QueryPlan:
@@ -85,13 +100,13 @@ def _plan_subscription(planner: _Planner, printer: _Printer, root: str, fields, 
     if len(fields) != 1:
         raise PlanningError("A subscription must select exactly one root field.")
     f, wrappers = fields[0]
-    group = Group(planner.choose_root_graph(root, f, []), (), False)
+    group = Group(planner.choose_root_graph(root, f, []), (), False, conditions=NO_CONDITIONS)
     planner.groups.append(group)
     planner.plan_selections(group, _wrap(group, wrappers), root, [f], (), None)
     primary = printer.node(group)
     assert isinstance(primary, Fetch)
     group.sel = type(group.sel)()  # printed already: the per-event plan starts from its results
-    return QueryPlan(_assemble(planner.groups, printer), introspection, primary)
+    return QueryPlan(_assemble(planner, printer), introspection, primary)
 
 
 def _wrap(group: Group, wrappers: tuple):
@@ -101,10 +116,32 @@ def _wrap(group: Group, wrappers: tuple):
     return sel
 
 
-def _assemble(groups: list[Group], printer: _Printer) -> PlanNode | None:
-    """Nest when every group depends only on its ancestors; otherwise fall back to topological stages."""
+def _assemble(planner: _Planner, printer: _Printer) -> PlanNode | None:
+    """Nest when every group depends only on its ancestors; otherwise fall back to topological stages.
+
+    A group under variable-driven `@skip`/`@include` is wrapped in Condition nodes (Apollo's shape), so
+    when the condition fails neither its fetch nor anything below it is sent.
+    """
+    _settle_conditions(planner.groups)
+    groups = planner.groups
     nested = _nest(groups, printer)
     return nested if nested is not None else _stages(groups, printer)
+
+
+def _settle_conditions(groups: list[Group]) -> None:
+    """A group another group waits for runs whenever that one does (a `@requires` input, a parent's keys)."""
+    for g in groups:
+        if g.conditions is None:
+            g.conditions = NO_CONDITIONS
+    changed = True
+    while changed:
+        changed = False
+        for g in groups:
+            for d in g.deps:
+                narrowed = d.conditions & g.conditions
+                if d is not g and narrowed != d.conditions:
+                    d.conditions = narrowed
+                    changed = True
 
 
 def _ancestors(g: Group) -> set[int]:
@@ -126,14 +163,16 @@ def _nest(groups: list[Group], printer: _Printer) -> PlanNode | None:
         if g.parent is not None:
             children.setdefault(id(g.parent), []).append(g)
 
-    def subtree(g: Group) -> PlanNode | None:
+    def subtree(g: Group, applied: frozenset) -> PlanNode | None:
+        # A child's conditions include its parent's (settle_conditions), so only the new ones wrap it.
+        own = g.conditions - applied
         head = [printer.node(g)] if g.sel else []
-        below = [n for c in children.get(id(g), []) if (n := subtree(c)) is not None]
+        below = [n for c in children.get(id(g), []) if (n := subtree(c, applied | own)) is not None]
         rest = parallel(below)
         tail = list(rest.nodes) if isinstance(rest, Sequence) else [rest] if rest is not None else []
-        return sequence(head + tail)
+        return conditional(sequence(head + tail), own, printer.defaults)
 
-    roots = [n for g in groups if g.parent is None if (n := subtree(g)) is not None]
+    roots = [n for g in groups if g.parent is None if (n := subtree(g, frozenset())) is not None]
     return parallel(roots)
 
 
@@ -158,7 +197,7 @@ def _stages(groups: list[Group], printer: _Printer) -> PlanNode | None:
         stages.setdefault(depth[id(g)], []).append(g)
     out: list[PlanNode] = []
     for i in sorted(stages):
-        nodes = [printer.node(g) for g in stages[i] if g.sel]
+        nodes = [conditional(printer.node(g), g.conditions, printer.defaults) for g in stages[i] if g.sel]
         stage = parallel(nodes)
         if stage is not None:
             out.append(stage)
@@ -172,6 +211,10 @@ class _Printer:
         self.op = op
         self.count = 0
         self.var_defs = {v.variable.name.value: v for v in op.variable_definitions or ()}
+        self.defaults = {
+            name: v.default_value.value if isinstance(v.default_value, BooleanValueNode) else None
+            for name, v in self.var_defs.items()
+        }
         self.op_dirs = "".join(" " + print_ast(d) for d in op.directives or ())
 
     def node(self, g: Group) -> PlanNode:

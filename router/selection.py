@@ -173,3 +173,21 @@ def add_nodes(sel: Sel, nodes) -> None:
         elif isinstance(n, InlineFragmentNode):
             cond = n.type_condition.name.value if n.type_condition else None
             add_nodes(sel.fragment(cond), n.selection_set.selections)
+
+
+def provided_tree(text: str, base: dict | None) -> dict:
+    """The field tree of a `@provides` selection text, merged over `base`."""
+    tree: dict = dict(base or {})
+    doc = parse("{" + text + "}", no_location=True)
+
+    def fill(target: dict, nodes) -> None:
+        for n in nodes:
+            if isinstance(n, FieldNode):
+                sub = target.setdefault(n.name.value, {})
+                if n.selection_set:
+                    fill(sub, n.selection_set.selections)
+            elif isinstance(n, InlineFragmentNode):
+                fill(target, n.selection_set.selections)
+
+    fill(tree, doc.definitions[0].selection_set.selections)
+    return tree

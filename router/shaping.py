@@ -19,6 +19,31 @@ from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 
 _BUBBLE = object()
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_TYPENAME, _INTROSPECTION = object(), object()
+# Leaf types whose values pass through unchanged when they already have this Python type.
+_FAST = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+_SCALAR, _LIST, _ENUM, _COMPOSITE = "scalar", "list", "enum", "composite"
+_KIND: dict[type, str] = {GraphQLScalarType: _SCALAR, GraphQLList: _LIST, GraphQLEnumType: _ENUM}
+
+
+def _kind(gtype) -> str:
+    """The kind of a (nullable) output type; subclasses of the graphql-core classes are remembered on first sight."""
+    for cls, kind in ((GraphQLScalarType, _SCALAR), (GraphQLList, _LIST), (GraphQLEnumType, _ENUM)):
+        if isinstance(gtype, cls):
+            _KIND[type(gtype)] = kind
+            return kind
+    _KIND[type(gtype)] = _COMPOSITE
+    return _COMPOSITE
+
+
+def _materialize(path) -> list:
+    """Response paths are built as (parent, key) links while shaping; only errors need them as lists."""
+    out = []
+    while path is not None:
+        path, key = path
+        out.append(key)
+    out.reverse()
+    return out
 
 
 class Shaper:
@@ -36,9 +61,13 @@ class Shaper:
         self.variables = variables
         self.introspection = introspection or {}
         self.errors: list[dict] = []
+        # (id(selections), type name) -> (fields to answer, the selections kept alive so the id stays theirs).
+        # Objects of one type at one position share it, so a list of a thousand objects is collected once.
+        self._fields: dict[tuple[int, GraphQLObjectType], tuple[list[tuple], Any]] = {}
+        self._runtimes: dict[tuple[str, str], GraphQLObjectType | None] = {}
 
     def shape(self, data: dict, root: GraphQLObjectType, selections) -> dict | None:
-        result = self._object(data, root, selections, [], is_root=True)
+        result = self._object(data, root, selections, None, is_root=True)
         return None if result is _BUBBLE else result
 
     # -- collection --------------------------------------------------------------------------------
@@ -77,33 +106,54 @@ class Shaper:
 
     # -- completion --------------------------------------------------------------------------------
 
-    def _error(self, message: str, path: list) -> None:
-        self.errors.append({"message": message, "path": list(path)})
+    def _error(self, message: str, path) -> None:
+        self.errors.append({"message": message, "path": _materialize(path)})
 
-    def _object(self, data: dict, otype: GraphQLObjectType, selections, path: list, is_root: bool = False):
-        out: dict[str, Any] = {}
+    def _plan(self, selections, otype: GraphQLObjectType, is_root: bool) -> list[tuple]:
+        fields: list[tuple] = []
         for name, nodes in self.collect(selections, otype).items():
             field_name = nodes[0].name.value
             if field_name == "__typename":
-                out[name] = otype.name
+                fields.append((name, _TYPENAME, None, None, None))
                 continue
             if is_root and field_name in ("__schema", "__type"):
-                out[name] = self.introspection.get(name)
+                fields.append((name, _INTROSPECTION, None, None, None))
                 continue
             fdef = otype.fields.get(field_name)
             if fdef is None:
                 continue
-            sub = [s for n in nodes if n.selection_set for s in n.selection_set.selections]
-            value = self._value(data.get(name), fdef.type, sub, [*path, name], f"{otype.name}.{field_name}")
-            if value is _BUBBLE:
-                return _BUBBLE
-            out[name] = value
+            sub = tuple(s for n in nodes if n.selection_set for s in n.selection_set.selections)
+            leaf = fdef.type.of_type if isinstance(fdef.type, GraphQLNonNull) else fdef.type
+            fast = _FAST.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
+            fields.append((name, fdef.type, sub, f"{otype.name}.{field_name}", fast))
+        self._fields[(id(selections), otype)] = (fields, selections)
+        return fields
+
+    def _object(self, data: dict, otype: GraphQLObjectType, selections, path, is_root: bool = False):
+        out: dict[str, Any] = {}
+        cached = self._fields.get((id(selections), otype))
+        plan = cached[0] if cached is not None else self._plan(selections, otype, is_root)
+        for name, gtype, sub, coordinate, fast in plan:
+            if fast is not None:
+                value = data.get(name)
+                if type(value) is fast and (fast is not int or _INT_MIN <= value <= _INT_MAX):
+                    out[name] = value
+                    continue
+            if gtype is _TYPENAME:
+                out[name] = otype.name
+            elif gtype is _INTROSPECTION:
+                out[name] = self.introspection.get(name)
+            else:
+                value = self._value(data.get(name), gtype, sub, (path, name), coordinate)
+                if value is _BUBBLE:
+                    return _BUBBLE
+                out[name] = value
         return out
 
-    def _value(self, value, gtype, selections, path: list, coordinate: str):
+    def _value(self, value, gtype, selections, path, coordinate: str):
         if isinstance(gtype, GraphQLNonNull):
-            result = self._value(value, gtype.of_type, selections, path, coordinate)
-            if result is None:
+            result = None if value is None else self._inner(value, gtype.of_type, selections, path, coordinate)
+            if result is None or result is _BUBBLE:
                 self._error(f"Cannot return null for non-nullable field {coordinate}.", path)
                 return _BUBBLE
             return result
@@ -112,45 +162,57 @@ class Shaper:
         result = self._inner(value, gtype, selections, path, coordinate)
         return None if result is _BUBBLE else result
 
-    def _inner(self, value, gtype, selections, path: list, coordinate: str):
-        if isinstance(gtype, GraphQLList):
-            if not isinstance(value, list):
+    def _inner(self, value, gtype, selections, path, coordinate: str):
+        kind = _KIND.get(type(gtype)) or _kind(gtype)
+        if kind is _SCALAR:
+            return self._scalar(value, gtype, path, coordinate)
+        if kind is _LIST:
+            if type(value) is not list:
                 self._error(f"Expected a list for {coordinate}.", path)
                 return None
             items = []
+            of_type = gtype.of_type
             for i, item in enumerate(value):
-                r = self._value(item, gtype.of_type, selections, [*path, i], coordinate)
+                r = self._value(item, of_type, selections, (path, i), coordinate)
                 if r is _BUBBLE:
                     return _BUBBLE
                 items.append(r)
             return items
-        if isinstance(gtype, GraphQLScalarType):
-            return self._scalar(value, gtype, path, coordinate)
-        if isinstance(gtype, GraphQLEnumType):
+        if kind is _ENUM:
             if isinstance(value, str) and value in gtype.values:
                 return value
             self._error(f"Invalid value for enum {gtype.name} at {coordinate}.", path)
             return None
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             self._error(f"Expected an object for {coordinate}.", path)
             return None
         runtime = gtype
         # Without __typename (an interface object answered and nothing needed the concrete type), shape with
         # the abstract type itself: only its own fields were planned.
         if "__typename" in value:
-            typename = value.get("__typename")
-            candidate = self.schema.get_type(typename) if isinstance(typename, str) else None
-            if isinstance(candidate, GraphQLObjectType) and (
-                candidate is gtype or (is_abstract_type(gtype) and self.schema.is_sub_type(gtype, candidate))
-            ):
-                runtime = candidate
-            elif not isinstance(gtype, GraphQLObjectType):
+            typename = value["__typename"]
+            key = (gtype.name, typename) if isinstance(typename, str) else None
+            runtime = self._runtimes.get(key, _BUBBLE) if key is not None else _BUBBLE
+            if runtime is _BUBBLE:
+                runtime = self._runtime(gtype, typename)
+                if key is not None:
+                    self._runtimes[key] = runtime
+            if runtime is None:
                 # Never name the unknown type: it may be @inaccessible.
                 self._error(f"Abstract type {gtype.name} must resolve to an object type at runtime.", path)
                 return None
         return self._object(value, runtime, selections, path)
 
-    def _scalar(self, value, gtype: GraphQLScalarType, path: list, coordinate: str):
+    def _runtime(self, gtype, typename):
+        """The object type to shape a value of field type `gtype` answered as `typename` with (None: invalid)."""
+        candidate = self.schema.get_type(typename) if isinstance(typename, str) else None
+        if isinstance(candidate, GraphQLObjectType) and (
+            candidate is gtype or (is_abstract_type(gtype) and self.schema.is_sub_type(gtype, candidate))
+        ):
+            return candidate
+        return gtype if isinstance(gtype, GraphQLObjectType) else None
+
+    def _scalar(self, value, gtype: GraphQLScalarType, path, coordinate: str):
         name = gtype.name
         ok = True
         if name == "Int":

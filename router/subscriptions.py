@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from router.authorization import Caller
+from router.config import AuthMode
 from router.engine import Operation, Result
 from router.executor import ExecutionState, clean_error
 
@@ -129,13 +131,28 @@ class _Connection:
             headers["authorization"] = auth
         return headers
 
+    async def _caller(self) -> Caller | None:
+        """The connection_init token, validated like the HTTP Authorization header (for field authorization)."""
+        auth = self._headers().get("authorization")
+        settings, validator = self.state.settings, self.state.token_validator
+        if not auth or validator is None or settings.auth_mode == AuthMode.OFF:
+            return None
+        return Caller(await validator(auth) or {})
+
     async def _operation(self, op_id: str, payload: dict) -> None:
         engine: Engine = await self.state.engine()
+        try:
+            caller = await self._caller()
+        except PermissionError as exc:
+            error = {"message": str(exc) or "Invalid token.", "extensions": {"code": "UNAUTHENTICATED"}}
+            await self.send({"type": "error", "id": op_id, "payload": [error]})
+            return
         operation = engine.operation(
             payload.get("query") or "",
             payload.get("variables"),
             payload.get("operationName"),
             allow_subscriptions=True,
+            caller=caller,
         )
         if isinstance(operation, Result):
             await self.send({"type": "error", "id": op_id, "payload": operation.body.get("errors", [])})

@@ -26,6 +26,9 @@ from graphql.language import (
 )
 
 from router.apischema import build_api_document
+from router.authorization import FEATURES as AUTHORIZATION_FEATURES
+from router.authorization import Rules
+from router.limits import CostDirectives
 
 # (identity, version) pairs this router implements; anything else linked `for: SECURITY|EXECUTION` is refused.
 SUPPORTED_FEATURES: frozenset[tuple[str, str]] = frozenset(
@@ -34,6 +37,7 @@ SUPPORTED_FEATURES: frozenset[tuple[str, str]] = frozenset(
     | {("https://specs.apollo.dev/join", f"v0.{n}") for n in range(1, 6)}
     | {("https://specs.apollo.dev/tag", f"v0.{n}") for n in range(1, 4)}
     | {("https://specs.apollo.dev/inaccessible", v) for v in ("v0.1", "v0.2")}
+    | AUTHORIZATION_FEATURES  # enforced by router/authorization.py
 )
 
 
@@ -206,6 +210,8 @@ class Supergraph:
         api_doc = build_api_document(doc, self.features, self.inaccessible_name)
         self.api_document = api_doc
         self.api_schema: GraphQLSchema = build_ast_schema(api_doc, assume_valid_sdl=True)
+        self.authorization = Rules(doc, self.features)
+        self.cost = CostDirectives.read(doc, self.features)
         self.graphs: dict[str, Graph] = {}
         self.types: dict[str, TypeInfo] = {}
         self._load(doc, url_overrides or {})

@@ -1,4 +1,4 @@
-"""A lean pooled HTTP/1.1 keep-alive client on asyncio streams, for subgraph POSTs (opt-in transport)."""
+"""A lean pooled HTTP/1.1 keep-alive client on asyncio streams: the default transport for subgraph POSTs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,24 @@ import ssl
 from urllib.parse import urlsplit
 
 _MAX_HEADER_LINES = 200
+_FORBIDDEN_IN_NAME = frozenset(" \t\r\n:\0")
 
 
 class TransportError(Exception):
     """The connection failed or the response was not valid HTTP/1.1."""
+
+
+def _request_bytes(path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"host: {host}", f"content-length: {len(body)}"]
+    for k, v in headers.items():
+        if any(c in k for c in _FORBIDDEN_IN_NAME) or "\r" in v or "\n" in v or "\0" in v:
+            # Never let a header smuggle a second request onto a shared connection.
+            raise TransportError(f"invalid header {k[:40]!r}")
+        head.append(f"{k}: {v}")
+    try:
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    except UnicodeEncodeError as exc:
+        raise TransportError("header values must be latin-1") from exc
 
 
 class _Connection:
@@ -22,6 +36,10 @@ class _Connection:
 
     def close(self) -> None:
         self.writer.close()
+
+    def usable(self) -> bool:
+        """False once the server closed its side (or sent something unasked) while the connection sat idle."""
+        return not (self.writer.is_closing() or self.reader.at_eof() or self.reader._buffer)
 
 
 class _Origin:
@@ -63,20 +81,32 @@ class NativePool:
             found = self._paths[url] = (origin, path)
         return found
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        """Send one POST; returns (status, lower-cased media type, body)."""
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, idempotent: bool = True
+    ) -> tuple[int, str, bytes]:
+        """Send one POST; returns (status, lower-cased media type, body).
+
+        A request on a reused connection that fails before any response byte is retried once on a fresh
+        connection when `idempotent` (queries); a mutation is never sent twice.
+        """
         origin, path = self._target(url)
-        head = [f"POST {path} HTTP/1.1", f"host: {origin.host_header}", f"content-length: {len(body)}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        request = _request_bytes(path, origin.host_header, headers, body)
         async with origin.slots:
-            reused = bool(origin.idle)
-            conn = origin.idle.pop() if reused else await self._connect(origin)
+            conn = None
+            while origin.idle:
+                candidate = origin.idle.pop()
+                if candidate.usable():
+                    conn = candidate
+                    break
+                candidate.close()
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(origin)
             try:
                 result, keep = await self._exchange(conn, request)
             except (ConnectionError, asyncio.IncompleteReadError, TransportError) as exc:
                 conn.close()
-                if not reused:
+                if not (reused and idempotent):
                     raise TransportError(str(exc) or type(exc).__name__) from exc
                 # The server may close an idle keep-alive connection at any time: retry once on a fresh one.
                 conn = await self._connect(origin)

@@ -7,6 +7,7 @@ import re
 
 from graphql import print_ast
 
+from router.composition.access import DEFINITIONS, LINKS, SCALARS, AccessControl
 from router.composition.subgraph import SField, SType, Subgraph, key_field_names
 
 _HEADER_DIRECTIVES = [
@@ -24,10 +25,6 @@ _HEADER_DIRECTIVES = [
     "directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION",
     "directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA",
 ]
-_INACCESSIBLE_DEF = (
-    "directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | "
-    "ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION"
-)
 _JOIN_TYPES = {
     "join__ContextArgument": "input join__ContextArgument {\n  name: String!\n  type: String!\n  context: String!\n"
     "  selection: join__FieldValue!\n}",
@@ -79,6 +76,7 @@ class Merger:
             for name in s.types:
                 if name not in self.type_names and name not in BUILT_IN_SCALARS:
                     self.type_names.append(name)
+        self.access = AccessControl(self)
 
     def holders(self, type_name: str) -> list[tuple[Subgraph, SType]]:
         return [(s, s.types[type_name]) for s in self.subgraphs if type_name in s.types]
@@ -89,18 +87,6 @@ class Merger:
             return "interface"  # an @interfaceObject is an object type in its own subgraph
         return kinds.pop()
 
-    def uses_inaccessible(self) -> bool:
-        for s in self.subgraphs:
-            for t in s.types.values():
-                if t.inaccessible or any(v[1] for v in t.values):
-                    return True
-                for f in t.fields.values():
-                    if f.inaccessible or any(
-                        any(d.name.value.endswith("inaccessible") for d in a.directives or ()) for a in f.args
-                    ):
-                        return True
-        return False
-
     def print(self) -> str:
         roots = {}
         for s in self.subgraphs:
@@ -108,14 +94,13 @@ class Merger:
         links = [
             '  @link(url: "https://specs.apollo.dev/link/v1.0")',
             '  @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION)',
+            *(LINKS[name] for name in self.access.features),
         ]
-        directives = list(_HEADER_DIRECTIVES)
-        if self.uses_inaccessible():
-            links.append('  @link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)')
-            directives.insert(0, _INACCESSIBLE_DEF)
+        directives = sorted([*_HEADER_DIRECTIVES, *(DEFINITIONS[name] for name in self.access.features)])
         ops = "".join(f"  {op}: {roots[op]}\n" for op in ("query", "mutation", "subscription") if op in roots)
         parts = ["schema\n" + "\n".join(links) + "\n{\n" + ops + "}", *directives]
         blocks = dict(_JOIN_TYPES)
+        blocks.update({SCALARS[n]: f"scalar {SCALARS[n]}" for n in self.access.features if n in SCALARS})
         blocks["join__Graph"] = (
             "enum join__Graph {\n"
             + "".join(
@@ -147,6 +132,7 @@ class Merger:
                 + f"scalar {name}{specified}"
                 + "".join(f"\n  @join__type(graph: {self.enum[s.name]})" for s, _ in holders)
                 + hidden
+                + self.access.type_directives(name, kind)
             )
         if kind == "union":
             members: list[str] = []
@@ -184,6 +170,7 @@ class Merger:
             body.append(f"  {value}{extra}{joins}")
         if self._hidden(name):
             lines.append("  @inaccessible")
+        lines += self.access.type_directives(name, "enum").splitlines()[1:]
         return f"enum {name}\n" + "\n".join(lines) + "\n{\n" + "\n".join(body) + "\n}"
 
     def _print_input(self, name: str, holders) -> str:
@@ -228,6 +215,7 @@ class Merger:
         body = [self._print_field(name, fname, holders) for fname in self._field_order(name, holders)]
         if self._hidden(name):
             lines.append("  @inaccessible")
+        lines += self.access.type_directives(name, kind).splitlines()[1:]
         return f"{word} {name}{impl}\n" + "\n".join(lines) + "\n{\n" + "\n".join(body) + "\n}"
 
     def _field_order(self, name: str, holders) -> list[str]:
@@ -295,7 +283,8 @@ class Merger:
         hidden = " @inaccessible" if any(f.inaccessible for f in fields) else ""
         deprecated = next((" " + print_ast(f.deprecated) for f in fields if f.deprecated), "")
         desc = _desc(next((f.description for f in fields if f.description), None), "  ")
-        return f"{desc}  {self._signature(main, fields)}{deprecated}{hidden}{joins}"
+        access = self.access.field_directives(type_name, fields)
+        return f"{desc}  {self._signature(main, fields)}{deprecated}{hidden}{joins}{access}"
 
     def _interfaces(self, type_name: str) -> list[str]:
         return sorted({i for _, t in self.holders(type_name) for i in t.interfaces})

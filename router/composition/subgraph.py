@@ -24,6 +24,10 @@ from graphql.language import (
 )
 
 FEDERATION_SPEC = "https://specs.apollo.dev/federation/"
+# Access-control directives carried into the supergraph, in the order Apollo links their specs.
+ACCESS_CONTROL = ("authenticated", "requiresScopes", "policy")
+# A directive application kept for the supergraph: (federation name, its list argument or None).
+Applied = tuple[str, list | None]
 _FEDERATION_TYPES = {"_Any", "_Entity", "_Service", "_FieldSet", "FieldSet", "link__Import", "link__Purpose"}
 _ROOT_FEDERATION_FIELDS = {"_entities", "_service"}
 _KINDS = {
@@ -58,6 +62,7 @@ class SField:
     inaccessible: bool = False
     default: str | None = None  # an input field's default value, printed
     deprecated: DirectiveNode | None = None
+    auth: list[Applied] = field(default_factory=list)  # @authenticated / @requiresScopes / @policy, in order
 
 
 @dataclass
@@ -77,6 +82,7 @@ class SType:
     values: list[tuple[str, bool, DirectiveNode | None]] = field(default_factory=list)
     description: str | None = None
     specified_by: str | None = None  # a scalar's @specifiedBy(url:)
+    auth: list[Applied] = field(default_factory=list)  # @authenticated / @requiresScopes / @policy, in order
 
 
 @dataclass
@@ -115,6 +121,7 @@ def _names(doc) -> tuple[dict[str, str], bool]:
                 "interfaceObject",
                 "extends",
                 "tag",
+                *ACCESS_CONTROL,
             ):
                 names.setdefault(f"{prefix}__{directive}", directive)
             return names, False
@@ -155,6 +162,8 @@ def parse_subgraph(name: str, url: str, sdl: str) -> Subgraph:
                 t.interface_object = True
             elif role == "inaccessible":
                 t.inaccessible = True
+            elif role in ACCESS_CONTROL:
+                t.auth.append(_access_control(role, args))
             elif x.name.value == "specifiedBy" and kind == "scalar":
                 t.specified_by = t.specified_by or args.get("url")
         t.interfaces.extend(
@@ -223,9 +232,18 @@ def _field(f, names: dict[str, str]) -> SField:
             out.override = args["from"]
         elif role == "inaccessible":
             out.inaccessible = True
+        elif role in ACCESS_CONTROL:
+            out.auth.append(_access_control(role, args))
         elif x.name.value == "deprecated":
             out.deprecated = x
     return out
+
+
+def _access_control(role: str, args: dict) -> Applied:
+    """An access-control application: @authenticated has no argument, the others one list of lists."""
+    if role == "authenticated":
+        return role, None
+    return role, args.get("scopes" if role == "requiresScopes" else "policies")
 
 
 def _fed1_adjustments(sub: Subgraph) -> None:

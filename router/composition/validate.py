@@ -48,11 +48,33 @@ def check(subgraphs: list[Subgraph]) -> list[CompositionError]:
             continue
         for s, t in holders:
             errors.extend(_check_field_sets(s, t))
+            errors.extend(_check_access_on_interface(s, t))
         if kinds == {"object"}:
             errors.extend(_check_sharing(type_name, holders, in_keys))
         errors.extend(_check_external(type_name, holders))
         errors.extend(_check_reachability(type_name, holders, subgraphs))
     return errors
+
+
+def _check_access_on_interface(s: Subgraph, t: SType) -> list[CompositionError]:
+    """Access control belongs on object types and their fields; composition derives the interfaces' own."""
+    out = []
+    elements = []
+    if t.kind == "interface" or t.interface_object:
+        elements.append(("interface object" if t.interface_object else "interface", t.name, t.auth))
+    if t.kind == "interface":
+        elements += [("field", f"{t.name}.{f.name}", f.auth) for f in t.fields.values()]
+    for kind, coordinate, applied in elements:
+        for name, _ in applied:
+            out.append(
+                CompositionError(
+                    "AUTH_REQUIREMENTS_APPLIED_ON_INTERFACE",
+                    f'[{s.name}] Invalid use of @{name} on {kind} "{coordinate}": @{name} cannot be applied on '
+                    "interfaces, interface fields and interface objects",
+                    (s.name,),
+                )
+            )
+    return out
 
 
 def _check_field_sets(s: Subgraph, t: SType) -> list[CompositionError]:

@@ -59,7 +59,7 @@ def test_refuses_unsupported_supergraph_at_startup(tmp_path) -> None:
         .replace(
             '@link(url: "https://specs.apollo.dev/link/v1.0")',
             '@link(url: "https://specs.apollo.dev/link/v1.0")\n'
-            '  @link(url: "https://specs.apollo.dev/requiresScopes/v0.1", for: SECURITY)',
+            '  @link(url: "https://specs.apollo.dev/sandbox/v0.1", for: SECURITY)',
         )
     )
     path = tmp_path / "supergraph.graphql"
@@ -69,7 +69,7 @@ def test_refuses_unsupported_supergraph_at_startup(tmp_path) -> None:
         state.load()
     assert err.value.code == "UNSUPPORTED_LINKED_FEATURE"
     assert not state.loaded
-    assert "requiresScopes" in (state.load_error or "")
+    assert "sandbox" in (state.load_error or "")
 
 
 @pytest.fixture(scope="session")

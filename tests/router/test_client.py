@@ -1,4 +1,4 @@
-"""The pooled subgraph client: keep-alive reuse, timeouts and coalescing of identical in-flight queries."""
+"""The pooled subgraph client, with each transport: keep-alive reuse, timeouts and coalescing of in-flight queries."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class SlowCounter:
         await send({"type": "http.response.body", "body": b'{"data": {"ok": true}}'})
 
 
+@pytest.fixture(params=["native", "httpx"])
+def transport(request) -> str:
+    return request.param
+
+
 @pytest.fixture
 def slow_server():
     app = SlowCounter(0.2)
@@ -38,9 +43,9 @@ def slow_server():
     server.stop()
 
 
-async def test_identical_queries_in_flight_are_coalesced(slow_server) -> None:
+async def test_identical_queries_in_flight_are_coalesced(slow_server, transport: str) -> None:
     app, url = slow_server
-    client = SubgraphClient(coalesce=True)
+    client = SubgraphClient(coalesce=True, transport=transport)
     results = await asyncio.gather(
         *(client.post("s", url, {"query": "{ok}"}, {"x-correlation-id": "1"}, is_query=True) for _ in range(10))
     )
@@ -49,9 +54,9 @@ async def test_identical_queries_in_flight_are_coalesced(slow_server) -> None:
     assert {r.json()["data"]["ok"] for r in results} == {True}
 
 
-async def test_mutations_and_different_headers_are_not_coalesced(slow_server) -> None:
+async def test_mutations_and_different_headers_are_not_coalesced(slow_server, transport: str) -> None:
     app, url = slow_server
-    client = SubgraphClient(coalesce=True)
+    client = SubgraphClient(coalesce=True, transport=transport)
     await asyncio.gather(
         client.post("s", url, {"query": "mutation{ok}"}, {}, is_query=False),
         client.post("s", url, {"query": "mutation{ok}"}, {}, is_query=False),
@@ -62,18 +67,18 @@ async def test_mutations_and_different_headers_are_not_coalesced(slow_server) ->
     assert app.requests == 4
 
 
-async def test_coalescing_off(slow_server) -> None:
+async def test_coalescing_off(slow_server, transport: str) -> None:
     app, url = slow_server
-    client = SubgraphClient(coalesce=False)
+    client = SubgraphClient(coalesce=False, transport=transport)
     await asyncio.gather(*(client.post("s", url, {"query": "{ok}"}, {}, is_query=True) for _ in range(3)))
     await client.aclose()
     assert app.requests == 3
 
 
-async def test_connections_are_kept_alive(slow_server) -> None:
+async def test_connections_are_kept_alive(slow_server, transport: str) -> None:
     app, url = slow_server
     app.delay = 0
-    client = SubgraphClient()
+    client = SubgraphClient(transport=transport)
     for _ in range(5):
         await client.post("s", url, {"query": "{ok}"}, {}, is_query=True)
     await client.aclose()
@@ -81,9 +86,9 @@ async def test_connections_are_kept_alive(slow_server) -> None:
     assert len(app.clients) == 1  # one pooled connection reused
 
 
-async def test_timeout(slow_server) -> None:
+async def test_timeout(slow_server, transport: str) -> None:
     _, url = slow_server
-    client = SubgraphClient(timeout=0.05)
+    client = SubgraphClient(timeout=0.05, transport=transport)
     with pytest.raises(SubgraphTimeout):
         await client.post("s", url, {"query": "{ok}"}, {}, is_query=True)
     await client.aclose()

@@ -83,6 +83,11 @@ BROKEN = {
     "KEY_INVALID_FIELDS": {
         "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "nope") {{ id: ID! }}',
     },
+    "AUTH_REQUIREMENTS_APPLIED_ON_INTERFACE": {
+        "a": 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@requiresScopes"])\n'
+        'type Query { n: [N] }\ninterface N { id: ID! @requiresScopes(scopes: [["x"]]) }\n'
+        "type A implements N { id: ID! }",
+    },
     "SATISFIABILITY_ERROR": {
         "a": f'extend schema {FED2}\ntype Query {{ t: T }}\ntype T @key(fields: "id") {{ id: ID! a: Int }}',
         "b": f"extend schema {FED2}\ntype Query {{ u: Int }}\ntype T {{ id: ID! @shareable b: Int }}",
@@ -135,3 +140,41 @@ def test_api_schema_equals_live_apollo_composition(scenario: str) -> None:
     apollo = compose_scenario(scenario)
     ours = Supergraph(compose_sources(sources(scenario)).supergraph_sdl)
     assert sorted_api(ours.api_schema) == sorted_api(build_schema(apollo["apiSchema"]))
+
+
+ACCESS = (
+    '@link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@shareable", "@authenticated", '
+    '"@requiresScopes", "@policy", "@inaccessible"])'
+)
+ACCESS_SUBGRAPHS = {
+    # One subgraph uses every feature: Apollo links them in spec order, not import or usage order.
+    "a": f"extend schema {ACCESS}\n"
+    'type Query { a: String @requiresScopes(scopes: [["x"]]) b: String @inaccessible c: String @authenticated '
+    'd: String @policy(policies: [["p"]]) }',
+    # A shareable field with different scopes in two subgraphs: DNF conjunction, subsumed clauses dropped.
+    "b": f"extend schema {ACCESS}\n"
+    'type Query { e: String @policy(policies: [["p2"]]) n: [N] }\n'
+    'type T @key(fields: "id") { id: ID! x: String @shareable @requiresScopes(scopes: [["s1"]]) }\n'
+    "interface N { id: ID! }\n"
+    "type A implements N { id: ID! }\n"
+    'type B implements N @requiresScopes(scopes: [["a", "b"]]) { id: ID! }\n'
+    'type C implements N @requiresScopes(scopes: [["b", "a"], ["d"]]) @policy(policies: [["p"]]) { id: ID! }',
+    "c": f"extend schema {ACCESS}\n"
+    "type Query { h: T }\n"
+    'type T @key(fields: "id") { id: ID! x: String @shareable @requiresScopes(scopes: [["s2"], ["s3"]]) '
+    '@policy(policies: [["q"]]) }',
+}
+
+
+def test_access_control_merging_is_identical_to_apollo(tmp_path: Path) -> None:
+    ensure_node_modules()
+    args = []
+    for name, sdl in ACCESS_SUBGRAPHS.items():
+        (tmp_path / f"{name}.graphql").write_text(sdl)
+        args.append(f"{name}=http://{name}={tmp_path / name}.graphql")
+    out = subprocess.run(["node", str(APOLLO / "compose.mjs"), *args], capture_output=True, text=True, cwd=APOLLO)
+    apollo = json.loads(out.stdout)["supergraphSdl"]
+    ours = compose_sources([SubgraphSource(n, f"http://{n}", sdl) for n, sdl in ACCESS_SUBGRAPHS.items()])
+    assert ours.supergraph_sdl == apollo + "\n"
+    assert 'x: String @requiresScopes(scopes: [["s1", "s2"], ["s1", "s3"]]) @policy(policies: [["q"]])' in apollo
+    assert '@requiresScopes(scopes: [["a", "b"]])\n{' in apollo  # interface N inherits B's and C's, simplified

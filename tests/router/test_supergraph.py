@@ -99,16 +99,31 @@ def _with_link(scenario: str, link: str, extra: str = "") -> str:
 
 
 @pytest.mark.parametrize("purpose", ["SECURITY", "EXECUTION"])
-def test_unsupported_security_or_execution_feature_is_refused(purpose: str) -> None:
-    sdl = _with_link(
-        "entities",
-        f'@link(url: "https://specs.apollo.dev/authenticated/v0.1", for: {purpose})',
-        "\ndirective @authenticated on FIELD_DEFINITION | OBJECT\n",
-    )
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://specs.apollo.dev/context/v0.1", "context"),
+        ("https://specs.apollo.dev/authenticated/v0.2", "authenticated"),  # a version we do not implement
+        ("https://example.com/entitlements/v1.0", "entitlements"),
+    ],
+)
+def test_unsupported_security_or_execution_feature_is_refused(purpose: str, url: str, name: str) -> None:
+    sdl = _with_link("entities", f'@link(url: "{url}", for: {purpose})', f"\ndirective @{name} on FIELD_DEFINITION\n")
     with pytest.raises(SupergraphError) as err:
         Supergraph(sdl)
     assert err.value.code == "UNSUPPORTED_LINKED_FEATURE"
     assert f"is for: {purpose} but is unsupported" in err.value.message
+
+
+def test_authorization_features_are_served_and_read() -> None:
+    sg = load("authorization")
+    rules = sg.authorization
+    assert rules.field("Query", "me").authenticated
+    assert rules.type("Tier").authenticated and rules.type("Node").authenticated  # enum; interface (composed)
+    assert [sorted(c) for c in rules.field("Customer", "email").scopes[0]] == [["pii:read"], ["admin"]]
+    assert rules.type("RiskGrade").scopes and rules.field("Query", "auditLog").policies
+    assert rules.policy_names == {"role:rm", "mfa", "role:auditor"}
+    assert "policy__Policy" not in print_schema(sg.api_schema)  # the features' machinery stays out of the API
 
 
 def test_unknown_feature_without_purpose_is_accepted_and_removed_from_the_api() -> None:

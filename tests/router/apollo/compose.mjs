@@ -13,7 +13,8 @@ if (result.errors) {
   process.stdout.write(JSON.stringify({ errors: result.errors.map((e) => ({ code: e.extensions?.code, message: e.message })) }));
   process.exit(1);
 }
-const { Supergraph } = await import("@apollo/federation-internals");
-const sg = Supergraph.build(result.supergraphSdl);
+const { Supergraph, ROUTER_SUPPORTED_SUPERGRAPH_FEATURES } = await import("@apollo/federation-internals");
+// The router's feature set: SECURITY features such as @authenticated are served by routers, not by the gateway.
+const sg = Supergraph.build(result.supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES });
 const { printSchema } = await import("@apollo/federation-internals");
 process.stdout.write(JSON.stringify({ supergraphSdl: result.supergraphSdl, apiSchema: printSchema(sg.apiSchema()) }));
