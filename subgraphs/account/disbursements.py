@@ -1,8 +1,10 @@
-"""The account side of the lending disbursement saga: book the requested credit once, then reply."""
+"""The account side of the lending sagas: book a requested disbursement (credit) or repayment (debit) once, reply."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,16 @@ from shared.errors import DomainError, InputError, InvalidAmount, NotFound
 from shared.events import Actor, Envelope
 from shared.money import Money
 from subgraphs.account import events
-from subgraphs.account.models import Account, Disbursement, DisbursementStatus, EntryType, InternalPurpose
+from subgraphs.account.ledger import Leg, book, check_debit, internal_account, lock_account
+from subgraphs.account.models import (
+    Account,
+    Collection,
+    Disbursement,
+    DisbursementStatus,
+    EntryType,
+    InternalPurpose,
+    LendingRequest,
+)
 from subgraphs.account.service import credit_from_internal
 
 log = structlog.get_logger(__name__)
@@ -37,7 +48,7 @@ class MalformedRequest(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    """A disbursement request of either lending domain, in the account domain's terms."""
+    """A disbursement or repayment request of either lending domain, in the account domain's terms."""
 
     source: str
     source_ref: str | None
@@ -49,7 +60,7 @@ class Request:
 
     @classmethod
     def of(cls, envelope: Envelope) -> Request:
-        """Reads the contract fields of LoanDisbursementRequested or DrawdownDisbursementRequested."""
+        """Reads the contract fields of the Loan/Drawdown DisbursementRequested and RepaymentRequested events."""
         data = envelope.data
         idem = str(data.get("idempotency_id") or "").strip()
         if not idem or len(idem) > 128:
@@ -76,27 +87,50 @@ def saga_uow(session: AsyncSession, envelope: Envelope) -> UnitOfWork:
     return uow
 
 
-async def _book(uow: UnitOfWork, request: Request, row: Disbursement) -> None:
-    """Books the credit (settlement account ← loan funding) or raises the business refusal."""
+async def _checked(uow: UnitOfWork, request: Request, what: str) -> tuple[uuid.UUID, Money]:
+    """The named account and a positive amount, the account held by the borrower (or the business refusal)."""
     try:
         account_id = uuid.UUID(request.settlement_account_id)
     except ValueError:
         raise NotFound(f"Account {request.settlement_account_id!r} does not exist.") from None
     money = Money.of(request.amount, request.currency)
     if money.amount <= 0:
-        raise InvalidAmount(f"A disbursement must be positive, not {money}.", field="amount")
+        raise InvalidAmount(f"A {what} must be positive, not {money}.", field="amount")
     holder = await uow.session.scalar(select(Account.party_id).where(Account.id == account_id))
     if holder is not None and request.party_id is not None and str(holder) != request.party_id.lower():
         raise NotBorrowersAccount(f"Account {account_id} is not held by the borrower {request.party_id}.")
+    return account_id, money
+
+
+def _settled(row: LendingRequest, account_id: uuid.UUID, money: Money, entry_id: uuid.UUID,
+             value_date: dt.date) -> None:
+    row.account_id, row.amount, row.currency = str(account_id), money.wire_amount(), money.currency
+    row.status, row.journal_entry_id, row.value_date = DisbursementStatus.EXECUTED.value, entry_id, value_date
+
+
+async def _book(uow: UnitOfWork, request: Request, row: LendingRequest) -> None:
+    """Books the credit (settlement account ← loan funding) or raises the business refusal."""
+    account_id, money = await _checked(uow, request, "disbursement")
     reference = f"Disbursement {request.source} {request.source_ref or request.idempotency_id}"[:140]
     entry = await credit_from_internal(uow, account_id=account_id, amount=money, reference=reference,
                                        value_date=None, purpose=InternalPurpose.LOAN_FUNDING,
                                        entry_type=EntryType.DISBURSEMENT.value)
-    row.account_id, row.amount, row.currency = str(account_id), money.wire_amount(), money.currency
-    row.status, row.journal_entry_id, row.value_date = DisbursementStatus.EXECUTED.value, entry.id, entry.value_date
+    _settled(row, account_id, money, entry.id, entry.value_date)
 
 
-async def _reply(uow: UnitOfWork, row: Disbursement, code: str | None) -> None:
+async def _collect(uow: UnitOfWork, request: Request, row: LendingRequest) -> None:
+    """Books the debit (settlement account → loan funding) within the available balance and overdraft limit."""
+    account_id, money = await _checked(uow, request, "repayment")
+    account = await lock_account(uow, account_id)
+    check_debit(account, money)  # state, restrictions, currency, available balance (overdraft headroom included)
+    sink = await internal_account(uow, InternalPurpose.LOAN_FUNDING, money.currency)
+    reference = f"Repayment {request.source} {request.source_ref or request.idempotency_id}"[:140]
+    entry = await book(uow, entry_type=EntryType.LOAN_REPAYMENT.value, currency=money.currency, reference=reference,
+                       legs=[Leg(account, -money.amount), Leg(sink, money.amount)])
+    _settled(row, account_id, money, entry.id, entry.value_date)
+
+
+async def _reply(uow: UnitOfWork, row: LendingRequest, code: str | None) -> None:
     """Publishes the stored outcome through the outbox (payment.executed or payment.failed)."""
     row.replies += 1
     common: dict[str, Any] = {"account_id": row.account_id, "payment_id": str(row.id), "amount": row.amount,
@@ -114,30 +148,46 @@ async def _reply(uow: UnitOfWork, row: Disbursement, code: str | None) -> None:
     await uow.emit(event, aggregate_id=row.id, aggregate_version=row.replies, reason=row.reason)
 
 
-async def on_disbursement_requested(session: AsyncSession, envelope: Envelope) -> None:
-    """Books a lending disbursement once per idempotency_id and replies in the same transaction."""
+Booking = Callable[[UnitOfWork, Request, LendingRequest], Awaitable[None]]
+
+
+async def _serve(session: AsyncSession, envelope: Envelope, model: type[Disbursement] | type[Collection],
+                 booking: Booking) -> None:
+    """Books a request once per idempotency_id and replies in the same transaction (the stored outcome on replays)."""
     request = Request.of(envelope)
     uow = saga_uow(session, envelope)
-    claimed = (await session.execute(pg_insert(Disbursement).values(
+    claimed = (await session.execute(pg_insert(model).values(
         id=uuid.uuid4(), idempotency_id=request.idempotency_id, source=request.source,
         source_ref=request.source_ref, party_id=request.party_id, account_id=request.settlement_account_id,
         amount=request.amount, currency=request.currency, status=DisbursementStatus.PENDING.value,
         request_event_id=envelope.id, replies=0,
-    ).on_conflict_do_nothing(index_elements=[Disbursement.idempotency_id]).returning(Disbursement.id))).scalar()
-    row = (await session.execute(select(Disbursement).where(
-        Disbursement.idempotency_id == request.idempotency_id).with_for_update())).scalar_one()
+    ).on_conflict_do_nothing(index_elements=[model.idempotency_id]).returning(model.id))).scalar()
+    row = (await session.execute(select(model).where(
+        model.idempotency_id == request.idempotency_id).with_for_update())).scalar_one()
     if claimed is None:
         # The same idempotency_id again (a new event id): nothing is booked; the stored outcome is sent again.
-        log.info("disbursement_replayed", idempotency_id=request.idempotency_id, status=row.status)
+        log.info("lending_request_replayed", table=model.__tablename__, idempotency_id=request.idempotency_id,
+                 status=row.status)
         await _reply(uow, row, None)
         return
     code = None
     try:
         async with session.begin_nested():
-            await _book(uow, request, row)
+            await booking(uow, request, row)
     except (DomainError, InputError) as exc:
         code = exc.code if isinstance(exc, DomainError) else exc.reason
         await session.refresh(row)
         row.status, row.reason = DisbursementStatus.FAILED.value, f"{code}: {exc.message}"[:500]
-        log.info("disbursement_refused", idempotency_id=request.idempotency_id, code=code)
+        log.info("lending_request_refused", table=model.__tablename__, idempotency_id=request.idempotency_id,
+                 code=code)
     await _reply(uow, row, code)
+
+
+async def on_disbursement_requested(session: AsyncSession, envelope: Envelope) -> None:
+    """Books a lending disbursement (credit) once per idempotency_id and replies executed or failed."""
+    await _serve(session, envelope, Disbursement, _book)
+
+
+async def on_repayment_requested(session: AsyncSession, envelope: Envelope) -> None:
+    """Collects a lending repayment (debit) once per idempotency_id and replies executed or failed."""
+    await _serve(session, envelope, Collection, _collect)

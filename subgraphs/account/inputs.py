@@ -8,6 +8,7 @@ import strawberry
 
 from shared.errors import InputError
 from shared.graphql import MoneyInput, parse_uuid
+from shared.money import parse_decimal
 from shared.validation import text
 from subgraphs.account import commands
 from subgraphs.account.types import DayCountEnum
@@ -40,10 +41,11 @@ class SignatoryInput:
         group = (self.group or "").strip()
         if not group or len(group) > 8 or not group.isalnum():
             raise InputError("group must be 1-8 letters or digits (A, B, ...).", field="group")
-        if self.limit is not None and self.limit <= 0:
+        limit = None if self.limit is None else parse_decimal(self.limit, field="limit")
+        if limit is not None and limit <= 0:
             raise InputError("limit must be positive.", field="limit")
         return commands.SignatoryData(party_id=str(parse_uuid(self.party_id, field="partyId")), group=group,
-                                      limit=self.limit)
+                                      limit=limit)
 
 
 @strawberry.input(description="Needs `count` distinct signatories from any of `groups`.")
@@ -62,7 +64,9 @@ class MandateRuleInput:
     def to_data(self) -> commands.RuleData:
         if self.operation != "PAYMENT":
             raise InputError("Only PAYMENT rules are supported.", field="operation")
-        return commands.RuleData(min=self.min, max=self.max, operation=self.operation,
+        return commands.RuleData(min=parse_decimal(self.min, field="min"),
+                                 max=None if self.max is None else parse_decimal(self.max, field="max"),
+                                 operation=self.operation,
                                  requires=tuple((tuple(r.groups), r.count) for r in self.requires))
 
 

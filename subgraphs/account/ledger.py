@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared import access
 from shared.db import UnitOfWork
 from shared.errors import CurrencyMismatch, DomainError, InputError, InsufficientFunds, InvalidTransition, NotFound
 from shared.money import Money
@@ -52,25 +53,40 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def lock_accounts(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
-    """Locks customer account rows FOR UPDATE in id order (no deadlocks) and sweeps their expired holds."""
+def missing_account(account_id: uuid.UUID) -> NotFound:
+    return NotFound(f"Account {account_id} does not exist.", account_id=str(account_id))
+
+
+async def lock_accounts(uow: UnitOfWork, ids: Sequence[uuid.UUID], *, acting_on: uuid.UUID | None = None,
+                        missing: NotFound | None = None) -> dict[uuid.UUID, Account]:
+    """Locks customer account rows FOR UPDATE in id order (no deadlocks) and sweeps their expired holds.
+
+    `acting_on` is the account the command changes: when its party is not one the caller may write, it raises
+    `missing` (default: the account's own NotFound), exactly what a missing account raises. The other accounts
+    (a transfer's beneficiary, the accounts a signatory's approval executes on) are not the caller's to see.
+    """
     wanted = sorted(set(ids))
     rows = (await uow.session.execute(
         select(Account).where(Account.id.in_(wanted), Account.kind == AccountKind.CUSTOMER.value)
         .order_by(Account.id).with_for_update()
     )).scalars().all()
     found = {row.id: row for row in rows}
+    if acting_on is not None:  # first: a refused account answers the same whatever the other ids are
+        refused = missing or missing_account(acting_on)
+        if acting_on not in found:
+            raise refused
+        await access.require_party(uow, found[acting_on].party_id, refused)
     for account_id in wanted:
         if account_id not in found:
-            raise NotFound(f"Account {account_id} does not exist.", account_id=str(account_id))
+            raise missing_account(account_id)
     for account in found.values():
         await sweep_expired_holds(uow, account)
     return found
 
 
-async def lock_account(uow: UnitOfWork, account_id: uuid.UUID) -> Account:
-    """Locks one customer account row FOR UPDATE."""
-    return (await lock_accounts(uow, [account_id]))[account_id]
+async def lock_account(uow: UnitOfWork, account_id: uuid.UUID, missing: NotFound | None = None) -> Account:
+    """Locks the customer account row a command changes FOR UPDATE (one the caller may not write: `missing`)."""
+    return (await lock_accounts(uow, [account_id], acting_on=account_id, missing=missing))[account_id]
 
 
 async def sweep_expired_holds(uow: UnitOfWork, account: Account, at: dt.datetime | None = None) -> int:

@@ -73,6 +73,7 @@ class EntryType(StrEnum):
     FEE = "FEE"
     REVERSAL = "REVERSAL"
     DISBURSEMENT = "DISBURSEMENT"
+    LOAN_REPAYMENT = "LOAN_REPAYMENT"
 
 
 class HoldStatus(StrEnum):
@@ -244,10 +245,8 @@ class DisbursementStatus(StrEnum):
     FAILED = "FAILED"
 
 
-class Disbursement(Base):
-    """A credit a lending domain requested: each idempotency_id is booked at most once and keeps its reply."""
-
-    __tablename__ = "disbursements"
+class LendingRequest:
+    """Columns of a request a lending domain sent: each idempotency_id is booked at most once and keeps its reply."""
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     idempotency_id: Mapped[str] = mapped_column(String(128), unique=True)
@@ -265,6 +264,18 @@ class Disbursement(Base):
     request_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     replies: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class Disbursement(LendingRequest, Base):
+    """A credit a lending domain requested (loan or drawdown disbursement)."""
+
+    __tablename__ = "disbursements"
+
+
+class Collection(LendingRequest, Base):
+    """A debit a lending domain requested (instalment, repayment, prepayment) within the available balance."""
+
+    __tablename__ = "collections"
 
 
 class ProductVersion(Base):

@@ -95,7 +95,7 @@ async def make_payment(uow: UnitOfWork, *, data: MakePayment, idempotency_key: s
         ids = [data.account_id] + ([data.to_account_id] if data.to_account_id else [])
         if data.to_account_id == data.account_id:
             raise Conflict("A transfer needs two different accounts.")
-        locked = await lock_accounts(uow, ids)
+        locked = await lock_accounts(uow, ids, acting_on=data.account_id)
         source = locked[data.account_id]
         if source.currency != data.amount.currency:
             raise CurrencyMismatch(f"Account is in {source.currency}, not {data.amount.currency}.", field="amount")

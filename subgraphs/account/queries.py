@@ -1,4 +1,4 @@
-"""Account reads: per-request DataLoaders, visibility for customers, postings pages and statements."""
+"""Account reads: per-request DataLoaders scoped by shared.access, postings pages and statements."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.access import RequestAccess
 from shared.auth import Principal
 from shared.loaders import rows_by_parent
 from subgraphs.account.models import (
@@ -29,27 +30,13 @@ from subgraphs.account.models import (
     Posting,
 )
 
-STAFF_ROLES = ("rm", "ops", "admin", "auditor")
-
-
-def visible_party_ids(principal: Principal | None) -> frozenset[str] | None:
-    """Returns the parties a customer may see, or None when the caller is staff."""
-    if principal is None or principal.has_role(*STAFF_ROLES):
-        return None
-    return principal.party_ids
-
-
-def can_see(principal: Principal | None, account: Account | None) -> bool:
-    allowed = visible_party_ids(principal)
-    return account is not None and (allowed is None or str(account.party_id) in allowed)
-
 
 @dataclass
 class AccountLoaders:
     """Per-request loaders: accounts by id and by party; active holds and pending payments by account."""
 
     sessions: async_sessionmaker[AsyncSession]
-    principal: Principal | None
+    access: RequestAccess
     account: DataLoader = field(init=False)
     by_party: DataLoader = field(init=False)
     holds: DataLoader = field(init=False)
@@ -57,19 +44,21 @@ class AccountLoaders:
 
     def __post_init__(self) -> None:
         async def accounts(ids: list[uuid.UUID]) -> list[Account | None]:
+            scope = await self.access.scope()
             async with self.sessions() as session:
                 rows = (await session.execute(select(Account).where(
                     Account.id.in_(ids), Account.kind == AccountKind.CUSTOMER.value))).scalars().all()
-            found = {r.id: r for r in rows if can_see(self.principal, r)}
+            found = {r.id: r for r in rows if scope.admits(r.party_id)}
             return [found.get(i) for i in ids]
 
         async def by_party(ids: list[uuid.UUID]) -> list[list[Account]]:
+            scope = await self.access.scope()
             async with self.sessions() as session:
                 rows = (await session.execute(select(Account).where(Account.party_id.in_(ids))
                                               .order_by(Account.created_at, Account.id))).scalars().all()
             grouped: dict[uuid.UUID, list[Account]] = defaultdict(list)
             for row in rows:
-                if can_see(self.principal, row):
+                if scope.admits(row.party_id):
                     grouped[row.party_id].append(row)  # type: ignore[index]
             return [grouped.get(i, []) for i in ids]
 
@@ -82,9 +71,10 @@ class AccountLoaders:
             Payment.status == PaymentStatus.PENDING_AUTHORISATION.value, Payment.expires_at > func.now())
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> AccountLoaders:
-    """Builds the loaders of one request."""
-    return AccountLoaders(sessions, principal)
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: RequestAccess | None = None) -> AccountLoaders:
+    """Builds the loaders of one request (the access state is the request's; a bare one for direct callers)."""
+    return AccountLoaders(sessions, access or RequestAccess(sessions, principal))
 
 
 async def list_postings(session: AsyncSession, account_id: uuid.UUID, *, first: int,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from shared import access
 from shared.db import UnitOfWork
 from shared.errors import (
     Conflict,
@@ -79,6 +80,9 @@ async def open_account(uow: UnitOfWork, *, data: OpenAccount, idempotency_key: s
     async with uow:
         if (prior := await replayed(uow, "openAccount", idempotency_key, data, Account)) is not None:
             return prior
+        # An account opens only for a party the caller may write: another portfolio's is "no such party".
+        await access.require_party(uow, data.party_id, NotFound(f"Party {data.party_id} does not exist.",
+                                                                party_id=str(data.party_id)))
         product = await uow.session.get(ProductVersion, data.product_id)
         if product is None:
             raise NotFound(f"Product version {data.product_id} is not a published product version.")
@@ -227,9 +231,10 @@ async def release_hold(uow: UnitOfWork, *, hold_id: uuid.UUID, reason: str) -> H
     reason = check_reason(reason)
     async with uow:
         account_id = await uow.session.scalar(select(Hold.account_id).where(Hold.id == hold_id))
+        missing = NotFound(f"Hold {hold_id} does not exist.")
         if account_id is None:
-            raise NotFound(f"Hold {hold_id} does not exist.")
-        account = await lock_account(uow, account_id)
+            raise missing
+        account = await lock_account(uow, account_id, missing)
         hold = await uow.session.get(Hold, hold_id)
         assert hold is not None
         if hold.status != HoldStatus.ACTIVE.value:

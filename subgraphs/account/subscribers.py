@@ -1,4 +1,4 @@
-"""The account's consumers: the product read model, and the lending disbursement requests it books and answers."""
+"""The account's consumers: the product read model, and the lending disbursement and repayment requests it answers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.app import SubscriberSpec
 from shared.events import Envelope
-from subgraphs.account.disbursements import on_disbursement_requested
+from subgraphs.account.disbursements import on_disbursement_requested, on_repayment_requested
 from subgraphs.account.models import ProductVersion
 
 STREAM = "FINPACE_PRODUCT"
@@ -50,5 +50,10 @@ LENDING_SUBSCRIBERS = [
                    handler=on_disbursement_requested),
     SubscriberSpec(stream="FINPACE_CORPORATE_LENDING", durable="account-corporate-lending",
                    handler=on_disbursement_requested),
+    # The repayment saga: durables in nats/consumers/account-*-lending-repayments.json.
+    SubscriberSpec(stream="FINPACE_CONSUMER_LENDING", durable="account-consumer-lending-repayments",
+                   handler=on_repayment_requested),
+    SubscriberSpec(stream="FINPACE_CORPORATE_LENDING", durable="account-corporate-lending-repayments",
+                   handler=on_repayment_requested),
 ]
 SUBSCRIBERS = PRODUCT_SUBSCRIBERS + LENDING_SUBSCRIBERS

@@ -159,3 +159,23 @@ class LoanRepaymentReceived(LoanEvent):
     amount: Money
     amount_repaid: Money
     status: str
+    interest: Money | None = None  # the allocation: fees → interest → principal, oldest instalment first
+    principal: Money | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanRepaymentRequested(LoanEvent):
+    """Asks the account domain to debit `amount` from `settlement_account_id` exactly once per idempotency_id."""
+
+    settlement_account_id: str
+    amount: Money
+    idempotency_id: str
+    purpose: str  # INSTALMENT_DUE | CUSTOMER | PREPAYMENT
+    installment_number: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanRepaymentFailed(LoanEvent):
+    request_id: str
+    purpose: str
+    reason: str

@@ -7,22 +7,10 @@ from dataclasses import dataclass
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.access import RequestAccess
 from shared.auth import Principal
 from shared.loaders import rows_by_id, rows_by_parent
 from subgraphs.consumer_lending.models import Application, Contract, Decision, Hardship, Loan, Quote
-
-STAFF_ROLES = ("rm", "ops", "admin", "auditor")
-
-
-def scope_of(principal: Principal | None) -> frozenset[str] | None:
-    """The parties a customer may see; None for staff (who see all)."""
-    if principal is not None and principal.has_role(*STAFF_ROLES):
-        return None
-    return principal.party_ids if principal is not None else frozenset()
-
-
-
-
 
 
 @dataclass
@@ -38,8 +26,9 @@ class ConsumerLendingLoaders:
     hardships_by_loan: DataLoader
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> ConsumerLendingLoaders:
-    """Builds the loaders of one request."""
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: RequestAccess | None = None) -> ConsumerLendingLoaders:
+    """Builds the loaders of one request (rows unscoped: resolvers check shared.access's scope)."""
     return ConsumerLendingLoaders(
         quotes=rows_by_id(sessions, Quote), applications=rows_by_id(sessions, Application),
         loans=rows_by_id(sessions, Loan),

@@ -6,26 +6,28 @@ import datetime as dt
 from typing import TypeVar
 
 import strawberry
-from strawberry.federation import Schema
 from strawberry.types import Info
 
+from shared import access
+from shared.federation import Schema
 from shared.graphql import (
     FinpaceErrors,
     MoneyInput,
+    any_role,
+    authenticated,
     operation_metrics,
     parse_uuid,
     run_command,
     unit_of_work,
 )
 from shared.validation import text
-from subgraphs.consumer_lending import policies, service, servicing
+from subgraphs.consumer_lending import collections, policies, service, servicing
 from subgraphs.consumer_lending.inputs import (
     AcceptanceEvidenceInput,
     DecisionPolicyInput,
     LoanApplicationInput,
     QuoteInput,
 )
-from subgraphs.consumer_lending.queries import scope_of
 from subgraphs.consumer_lending.types import (
     Contract,
     ContractResult,
@@ -37,20 +39,23 @@ from subgraphs.consumer_lending.types import (
     Loan,
     LoanApplication,
     LoanApplicationResult,
+    LoanRepaymentRequest,
     LoanResult,
     OutcomeEnum,
     Party,
     Quote,
     QuoteResult,
+    RepaymentRequestResult,
 )
 
 T = TypeVar("T")
 CREDIT = ("rm", "ops", "admin")
 BORROWER = ("customer", "rm", "ops", "admin")
+SERVICING = ("ops", "admin")
 
 
-def _scope(info: Info) -> frozenset[str] | None:
-    return scope_of(info.context.principal)
+async def _scope(info: Info) -> access.Scope:
+    return await access.scope(info)
 
 
 @strawberry.type
@@ -58,30 +63,34 @@ class Query:
     @strawberry.field(description="A quote by id (anonymous quotes are readable by anyone holding the id).")
     async def quote(self, info: Info, id: strawberry.ID) -> Quote | None:
         row = await info.context.loaders.quotes.load(parse_uuid(id))
-        scope = _scope(info)
-        if row is None or (row.party_id is not None and scope is not None and str(row.party_id) not in scope):
+        if row is None or (row.party_id is not None and not (await _scope(info)).admits(row.party_id)):
             return None
         return Quote.of(row)
 
-    @strawberry.field(description="The decision policy new applications are decided under.")
+    @strawberry.field(
+        description="The decision policy new applications are decided under.",
+        extensions=[any_role(*CREDIT, "auditor")],
+    )
     async def active_decision_policy(self, info: Info) -> DecisionPolicy | None:
-        info.context.require("rm", "ops", "admin", "auditor")
         async with info.context.sessions() as session:
             row = await policies.active_policy(session)
         return DecisionPolicy.of(row) if row is not None else None
 
-    @strawberry.field(description="A loan application by id; null when missing or not visible.")
+    @strawberry.field(
+        description="A loan application by id; null when missing or not visible.",
+        extensions=[authenticated()],
+    )
     async def loan_application(self, info: Info, id: strawberry.ID) -> LoanApplication | None:
-        info.context.require()
         row = await info.context.loaders.applications.load(parse_uuid(id))
-        scope = _scope(info)
-        if row is None or (scope is not None and str(row.party_id) not in scope):
+        if row is None or not (await _scope(info)).admits(row.party_id):
             return None
         return LoanApplication.of(row)
 
-    @strawberry.field(description="A consumer loan by id; null when missing or not visible.")
+    @strawberry.field(
+        description="A consumer loan by id; null when missing or not visible.",
+        extensions=[authenticated()],
+    )
     async def loan(self, info: Info, id: strawberry.ID) -> Loan | None:
-        info.context.require()
         return await Loan.load(info, parse_uuid(id))
 
 
@@ -97,16 +106,19 @@ class Mutation:
         )
         return await run_command(
             service.request_quote(
-                unit_of_work(info, anonymous=True), data=data, idempotency_key=idempotency_key, scope=_scope(info)
+                unit_of_work(info, anonymous=True), data=data, idempotency_key=idempotency_key, scope=await _scope(info)
             ),
             Quote.of,
         )
 
-    @strawberry.mutation(description="Applies on a quote with affordability inputs; decided at once by policy.")
+    @strawberry.mutation(
+        description="Applies on a quote with affordability inputs; decided at once by policy.",
+        extensions=[any_role(*BORROWER)],
+    )
     async def submit_loan_application(
         self, info: Info, input: LoanApplicationInput, idempotency_key: str
     ) -> LoanApplicationResult:
-        uow = unit_of_work(info, *BORROWER)
+        uow = unit_of_work(info)
         data = service.ApplicationRequest(
             quote_id=input.quote_id,
             party_id=parse_uuid(input.party_id, field="partyId"),
@@ -119,34 +131,42 @@ class Mutation:
             employment_status=input.employment_status,
         )
         return await run_command(
-            service.submit_application(uow, data=data, idempotency_key=idempotency_key, scope=_scope(info)),
+            service.submit_application(uow, data=data, idempotency_key=idempotency_key, scope=await _scope(info)),
             LoanApplication.of,
         )
 
-    @strawberry.mutation(description="Proposes a manual decision (four eyes: a second person approves it).")
+    @strawberry.mutation(
+        description="Proposes a manual decision (four eyes: a second person approves it).",
+        extensions=[any_role(*CREDIT)],
+    )
     async def propose_decision_override(
         self, info: Info, application_id: strawberry.ID, outcome: OutcomeEnum, reason: str
     ) -> LoanApplicationResult:
         return await run_command(
-            service.propose_override(
-                unit_of_work(info, *CREDIT), application_id=application_id, outcome=outcome, reason=reason
-            ),
+            service.propose_override(unit_of_work(info), application_id=application_id, outcome=outcome, reason=reason),
             LoanApplication.of,
         )
 
-    @strawberry.mutation(description="Approves a proposed override; the approver must not be the proposer.")
+    @strawberry.mutation(
+        description="Approves a proposed override; the approver must not be the proposer.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def approve_decision_override(self, info: Info, application_id: strawberry.ID) -> LoanApplicationResult:
         return await run_command(
-            service.approve_override(unit_of_work(info, *CREDIT), application_id=application_id), LoanApplication.of
+            service.approve_override(unit_of_work(info), application_id=application_id), LoanApplication.of
         )
 
-    @strawberry.mutation(description="Issues the credit agreement for an approved application.")
+    @strawberry.mutation(
+        description="Issues the credit agreement for an approved application.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def issue_loan_contract(self, info: Info, application_id: strawberry.ID) -> ContractResult:
-        return await run_command(
-            service.issue_contract(unit_of_work(info, *CREDIT), application_id=application_id), Contract.of
-        )
+        return await run_command(service.issue_contract(unit_of_work(info), application_id=application_id), Contract.of)
 
-    @strawberry.mutation(description="Accepts the credit agreement with evidence; cooling-off starts.")
+    @strawberry.mutation(
+        description="Accepts the credit agreement with evidence; cooling-off starts.",
+        extensions=[any_role(*BORROWER)],
+    )
     async def accept_loan_contract(
         self, info: Info, application_id: strawberry.ID, evidence: AcceptanceEvidenceInput
     ) -> ContractResult:
@@ -157,38 +177,58 @@ class Mutation:
         }
         return await run_command(
             service.accept_contract(
-                unit_of_work(info, *BORROWER), application_id=application_id, evidence=ev, scope=_scope(info)
+                unit_of_work(info), application_id=application_id, evidence=ev, scope=await _scope(info)
             ),
             Contract.of,
         )
 
-    @strawberry.mutation(description="Withdraws an application before disbursement.")
+    @strawberry.mutation(description="Withdraws an application before disbursement.", extensions=[any_role(*BORROWER)])
     async def withdraw_loan_application(
         self, info: Info, application_id: strawberry.ID, reason: str
     ) -> LoanApplicationResult:
         return await run_command(
             service.withdraw_application(
-                unit_of_work(info, *BORROWER), application_id=application_id, reason=reason, scope=_scope(info)
+                unit_of_work(info), application_id=application_id, reason=reason, scope=await _scope(info)
             ),
             LoanApplication.of,
         )
 
-    @strawberry.mutation(description="Opens the loan and requests the credit to the settlement account.")
+    @strawberry.mutation(
+        description="Opens the loan and requests the credit to the settlement account.",
+        extensions=[any_role(*SERVICING)],
+    )
     async def disburse_loan(self, info: Info, application_id: strawberry.ID, idempotency_key: str) -> LoanResult:
         return await run_command(
-            service.disburse_loan(
-                unit_of_work(info, "ops", "admin"), application_id=application_id, idempotency_key=idempotency_key
-            ),
+            service.disburse_loan(unit_of_work(info), application_id=application_id, idempotency_key=idempotency_key),
             Loan.of,
         )
 
-    @strawberry.mutation(description="Records a repayment received on a loan.")
+    @strawberry.mutation(
+        description="Asks the borrower's account for a repayment (what is due by default); "
+        "more pays ahead. Applied when the account domain books it.",
+        extensions=[any_role(*BORROWER)],
+    )
+    async def request_loan_repayment(
+        self, info: Info, loan_id: strawberry.ID, idempotency_key: str, amount: MoneyInput | None = None
+    ) -> RepaymentRequestResult:
+        return await run_command(
+            collections.request_repayment(
+                unit_of_work(info),
+                loan_id=loan_id,
+                amount=amount.to_money() if amount is not None else None,
+                idempotency_key=idempotency_key,
+                scope=await _scope(info),
+            ),
+            LoanRepaymentRequest.of,
+        )
+
+    @strawberry.mutation(description="Records a repayment received on a loan.", extensions=[any_role(*SERVICING)])
     async def record_loan_repayment(
         self, info: Info, loan_id: strawberry.ID, amount: MoneyInput, idempotency_key: str
     ) -> LoanResult:
         return await run_command(
             servicing.record_repayment(
-                unit_of_work(info, "ops", "admin"),
+                unit_of_work(info),
                 loan_id=loan_id,
                 amount=amount.to_money(),
                 idempotency_key=idempotency_key,
@@ -196,7 +236,10 @@ class Mutation:
             Loan.of,
         )
 
-    @strawberry.mutation(description="Publishes a new decision policy version and makes it active (admin).")
+    @strawberry.mutation(
+        description="Publishes a new decision policy version and makes it active (admin).",
+        extensions=[any_role("admin")],
+    )
     async def publish_decision_policy(
         self, info: Info, input: DecisionPolicyInput, reason: str
     ) -> DecisionPolicyResult:
@@ -211,26 +254,32 @@ class Mutation:
             "default_exposure_cap": str(input.default_exposure_cap),
         }
         return await run_command(
-            policies.publish_policy(unit_of_work(info, "admin"), version=input.version, rules=rules, reason=reason),
+            policies.publish_policy(unit_of_work(info), version=input.version, rules=rules, reason=reason),
             DecisionPolicy.of,
         )
 
-    @strawberry.mutation(description="Withdraws from a disbursed loan inside the cooling-off period.")
+    @strawberry.mutation(
+        description="Withdraws from a disbursed loan inside the cooling-off period.",
+        extensions=[any_role(*BORROWER)],
+    )
     async def exercise_cooling_off(self, info: Info, loan_id: strawberry.ID, reason: str) -> LoanResult:
         return await run_command(
             servicing.exercise_cooling_off(
-                unit_of_work(info, *BORROWER), loan_id=loan_id, reason=reason, scope=_scope(info)
+                unit_of_work(info), loan_id=loan_id, reason=reason, scope=await _scope(info)
             ),
             Loan.of,
         )
 
-    @strawberry.mutation(description="Ages a loan as of a date into its delinquency bucket.")
+    @strawberry.mutation(
+        description="Ages a loan as of a date into its delinquency bucket.",
+        extensions=[any_role(*SERVICING)],
+    )
     async def assess_loan_delinquency(self, info: Info, loan_id: strawberry.ID, as_of: dt.date) -> LoanResult:
         return await run_command(
-            servicing.assess_delinquency(unit_of_work(info, "ops", "admin"), loan_id=loan_id, as_of=as_of), Loan.of
+            servicing.assess_delinquency(unit_of_work(info), loan_id=loan_id, as_of=as_of), Loan.of
         )
 
-    @strawberry.mutation(description="Requests a hardship arrangement on a loan.")
+    @strawberry.mutation(description="Requests a hardship arrangement on a loan.", extensions=[any_role(*BORROWER)])
     async def request_hardship(
         self,
         info: Info,
@@ -242,39 +291,46 @@ class Mutation:
     ) -> HardshipResult:
         return await run_command(
             servicing.request_hardship(
-                unit_of_work(info, *BORROWER),
+                unit_of_work(info),
                 loan_id=loan_id,
                 arrangement_type=arrangement_type,
                 periods=periods,
                 reason=reason,
                 idempotency_key=idempotency_key,
-                scope=_scope(info),
+                scope=await _scope(info),
             ),
             HardshipArrangement.of,
         )
 
-    @strawberry.mutation(description="Approves or declines a hardship request (not by its requester).")
+    @strawberry.mutation(
+        description="Approves or declines a hardship request (not by its requester).",
+        extensions=[any_role(*CREDIT)],
+    )
     async def decide_hardship(
         self, info: Info, hardship_id: strawberry.ID, approve: bool, reason: str
     ) -> HardshipResult:
         return await run_command(
-            servicing.decide_hardship(
-                unit_of_work(info, *CREDIT), hardship_id=hardship_id, approve=approve, reason=reason
-            ),
+            servicing.decide_hardship(unit_of_work(info), hardship_id=hardship_id, approve=approve, reason=reason),
             HardshipArrangement.of,
         )
 
-    @strawberry.mutation(description="Starts an approved arrangement and recalculates the schedule.")
+    @strawberry.mutation(
+        description="Starts an approved arrangement and recalculates the schedule.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def activate_hardship(self, info: Info, hardship_id: strawberry.ID, as_of: dt.date) -> HardshipResult:
         return await run_command(
-            servicing.activate_hardship(unit_of_work(info, *CREDIT), hardship_id=hardship_id, as_of=as_of),
+            servicing.activate_hardship(unit_of_work(info), hardship_id=hardship_id, as_of=as_of),
             HardshipArrangement.of,
         )
 
-    @strawberry.mutation(description="Ends an active arrangement as COMPLETED or BROKEN.")
+    @strawberry.mutation(
+        description="Ends an active arrangement as COMPLETED or BROKEN.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def end_hardship(self, info: Info, hardship_id: strawberry.ID, broken: bool, reason: str) -> HardshipResult:
         return await run_command(
-            servicing.end_hardship(unit_of_work(info, *CREDIT), hardship_id=hardship_id, broken=broken, reason=reason),
+            servicing.end_hardship(unit_of_work(info), hardship_id=hardship_id, broken=broken, reason=reason),
             HardshipArrangement.of,
         )
 

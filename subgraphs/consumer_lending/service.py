@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from shared.access import Scope, lock_visible, visible
 from shared.db import UnitOfWork
 from shared.errors import FourEyesRequired, InputError, NotFound
-from shared.graphql import parse_uuid
 from shared.money import Money
 from shared.validation import reason as check_reason
 from shared.validation import required_text
@@ -54,18 +54,9 @@ async def _replayed(uow: UnitOfWork, operation: str, key: str | None, request: A
     return row
 
 
-def visible(scope: frozenset[str] | None, party_id: uuid.UUID | None) -> bool:
-    """True when the caller (None = staff) may see records of that party."""
-    return scope is None or (party_id is not None and str(party_id) in scope)
-
-
-async def lock(uow: UnitOfWork, model: type[M], raw_id: str, field: str, scope: frozenset[str] | None) -> M:
+async def lock(uow: UnitOfWork, model: type[M], raw_id: str, field: str, scope: Scope | None) -> M:
     """Loads a row FOR UPDATE; missing and not-visible look the same."""
-    rid = parse_uuid(raw_id, field=field)
-    row = (await uow.session.execute(select(model).where(model.id == rid).with_for_update())).scalar_one_or_none()  # type: ignore[attr-defined]
-    if row is None or not visible(scope, getattr(row, "party_id", None)):
-        raise NotFound(f"{model.__name__} {rid} does not exist.")
-    return row
+    return await lock_visible(uow, model, raw_id, field=field, scope=scope)
 
 
 @dataclass(frozen=True)
@@ -77,11 +68,11 @@ class QuoteRequest:
 
 
 async def request_quote(uow: UnitOfWork, *, data: QuoteRequest, idempotency_key: str,
-                        scope: frozenset[str] | None) -> Quote:
+                        scope: Scope | None) -> Quote:
     """Prices a loan with a schedule preview, APR and total repayable; anonymous callers are allowed."""
     p = product(data.product_code)
     check_within(p, data.amount.amount, data.amount.currency, data.term_months)
-    if data.party_id is not None and scope is not None and not visible(scope, data.party_id):
+    if data.party_id is not None and scope is not None and not scope.admits(data.party_id):
         raise InputError("partyId is not one of the caller's parties.", field="partyId")
     terms = ScheduleTerms(principal=data.amount.amount, currency=data.amount.currency,
                           annual_rate_pct=p.annual_rate_pct, installments=data.term_months,
@@ -126,7 +117,7 @@ async def _policy(uow: UnitOfWork) -> DecisionPolicy:
 
 
 async def submit_application(uow: UnitOfWork, *, data: ApplicationRequest, idempotency_key: str,
-                             scope: frozenset[str] | None) -> Application:
+                             scope: Scope | None) -> Application:
     """Turns a valid quote into an application and decides it at once under the active policy."""
     if not 0 <= data.credit_score <= 999:
         raise InputError("creditScore must be between 0 and 999.", field="creditScore")
@@ -255,7 +246,7 @@ async def issue_contract(uow: UnitOfWork, *, application_id: str) -> Contract:
 
 
 async def accept_contract(uow: UnitOfWork, *, application_id: str, evidence: dict[str, str],
-                          scope: frozenset[str] | None) -> Contract:
+                          scope: Scope | None) -> Contract:
     """Records the borrower's acceptance with its evidence; the cooling-off period starts."""
     if not evidence.get("signature_method"):
         raise InputError("Acceptance evidence needs a signatureMethod.", field="evidence")
@@ -282,7 +273,7 @@ WITHDRAWABLE = {ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED, Applica
 
 
 async def withdraw_application(uow: UnitOfWork, *, application_id: str, reason: str,
-                               scope: frozenset[str] | None) -> Application:
+                               scope: Scope | None) -> Application:
     """Withdraws an application before disbursement."""
     reason = check_reason(reason)
     async with uow:

@@ -30,6 +30,7 @@ from subgraphs.consumer_lending.models import (
     check,
 )
 from subgraphs.consumer_lending.service import lock
+from subgraphs.lending_schedules.allocation import allocate
 from subgraphs.lending_schedules.engine import (
     generate,
     installments_from_json,
@@ -89,6 +90,35 @@ async def on_account_reply(session: AsyncSession, envelope: Envelope) -> None:
 
 
 # -- repayments ---------------------------------------------------------------------------------
+def owed_in_total(loan: Loan) -> Decimal:
+    """Everything the schedule asks for, less what has been repaid."""
+    return sum((i.total for i in installments_from_json(loan.schedule)), Decimal(0)) - loan.amount_repaid
+
+
+async def settle_repayment(uow: UnitOfWork, loan: Loan, amount: Money) -> None:
+    """Applies a received repayment to a locked ACTIVE loan: oldest instalment first, fees → interest → principal.
+
+    Overpaying is refused; the loan closes when everything scheduled is paid (inside the caller's transaction).
+    """
+    check(loan.status, {LoanStatus.ACTIVE}, "record a repayment", "loan")
+    if amount.currency != loan.currency:
+        raise InputError(f"The loan is in {loan.currency}.", field="amount")
+    owed = owed_in_total(loan)
+    if amount.amount > owed:
+        raise InputError(f"The repayment exceeds the {owed} still owed.", field="amount")
+    schedule = [dict(r) for r in loan.schedule]
+    paid, _ = allocate(schedule, amount.amount, dt.date.max)
+    loan.schedule = schedule
+    loan.amount_repaid += amount.amount
+    if amount.amount == owed:
+        loan.status = LoanStatus.CLOSED.value
+    m = lambda v: Money.of(v, loan.currency, exact=False)  # noqa: E731
+    await uow.emit(events.LoanRepaymentReceived(
+        loan_id=str(loan.id), party_id=str(loan.party_id), amount=amount, amount_repaid=m(loan.amount_repaid),
+        status=loan.status, interest=m(paid["fees"] + paid["interest"]), principal=m(paid["principal"])),
+        aggregate_id=loan.id, aggregate_version=loan.touch())
+
+
 async def record_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money, idempotency_key: str) -> Loan:
     """Records a repayment against the schedule; the loan closes when everything scheduled is paid."""
     if amount.amount <= 0:
@@ -102,19 +132,7 @@ async def record_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money, idem
             uow.session.expunge(row)
             return row
         loan = await lock(uow, Loan, loan_id, "loanId", None)
-        check(loan.status, {LoanStatus.ACTIVE}, "record a repayment", "loan")
-        if amount.currency != loan.currency:
-            raise InputError(f"The loan is in {loan.currency}.", field="amount")
-        owed = sum((i.total for i in installments_from_json(loan.schedule)), Decimal(0))
-        if loan.amount_repaid + amount.amount > owed:
-            raise InputError(f"The repayment exceeds the {owed - loan.amount_repaid} still owed.", field="amount")
-        loan.amount_repaid += amount.amount
-        if loan.amount_repaid == owed:
-            loan.status = LoanStatus.CLOSED.value
-        await uow.emit(events.LoanRepaymentReceived(
-            loan_id=str(loan.id), party_id=str(loan.party_id), amount=amount,
-            amount_repaid=Money.of(loan.amount_repaid, loan.currency, exact=False), status=loan.status),
-            aggregate_id=loan.id, aggregate_version=loan.touch())
+        await settle_repayment(uow, loan, amount)
         await uow.commit({"id": str(loan.id)})
         return loan
 
@@ -163,24 +181,29 @@ def days_past_due(loan: Loan, as_of: dt.date) -> int:
     return 0
 
 
+async def age(uow: UnitOfWork, loan: Loan, as_of: dt.date) -> bool:
+    """Ages a locked loan as of a date; True when it moved bucket (paused by an active hardship arrangement)."""
+    if await _active_hardship(uow, loan.id) is not None:
+        return False
+    dpd = days_past_due(loan, as_of)
+    bucket = DelinquencyBucket.of(dpd)
+    before = loan.delinquency_bucket
+    loan.days_past_due = dpd
+    if bucket == before:
+        return False
+    loan.delinquency_bucket = bucket.value
+    await uow.emit(events.LoanDelinquencyChanged(loan_id=str(loan.id), party_id=str(loan.party_id),
+                                                 days_past_due=dpd, from_bucket=before, to_bucket=bucket.value),
+                   aggregate_id=loan.id, aggregate_version=loan.touch())
+    return True
+
+
 async def assess_delinquency(uow: UnitOfWork, *, loan_id: str, as_of: dt.date) -> Loan:
     """Ages the loan as of a date and moves it between delinquency buckets (paused by active hardship)."""
     async with uow:
         loan = await lock(uow, Loan, loan_id, "loanId", None)
         check(loan.status, {LoanStatus.ACTIVE}, "assess delinquency", "loan")
-        if await _active_hardship(uow, loan.id) is not None:
-            await uow.commit()
-            return loan
-        dpd = days_past_due(loan, as_of)
-        bucket = DelinquencyBucket.of(dpd)
-        before = loan.delinquency_bucket
-        loan.days_past_due = dpd
-        if bucket != before:
-            loan.delinquency_bucket = bucket.value
-            await uow.emit(events.LoanDelinquencyChanged(loan_id=str(loan.id), party_id=str(loan.party_id),
-                                                         days_past_due=dpd, from_bucket=before,
-                                                         to_bucket=bucket.value),
-                           aggregate_id=loan.id, aggregate_version=loan.touch())
+        await age(uow, loan, as_of)
         await uow.commit()
         return loan
 

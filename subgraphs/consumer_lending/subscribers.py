@@ -1,9 +1,9 @@
-"""The consumers consumer lending runs: replies of the account domain to disbursement requests."""
+"""The consumers consumer lending runs: the account domain's replies to loan disbursements and repayments."""
 
 from __future__ import annotations
 
 from shared.app import SubscriberSpec
-from subgraphs.consumer_lending.servicing import on_account_reply
+from subgraphs.consumer_lending.collections import on_account_reply
 
 ACCOUNT_STREAM = "FINPACE_ACCOUNT"
 REPLIES_DURABLE = "consumer_lending-account-replies"

@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from shared import access
 from shared.graphql import (
     ConflictError,
     FourEyesRequiredError,
@@ -21,7 +22,6 @@ from shared.graphql import (
 )
 from shared.money import Money
 from subgraphs.consumer_lending import models
-from subgraphs.consumer_lending.queries import scope_of
 from subgraphs.lending_schedules.engine import Installment, generate, installments_from_json, terms_from_json
 
 QuoteStatusEnum = strawberry.enum(models.QuoteStatus, name="QuoteStatus")
@@ -31,15 +31,16 @@ LoanStatusEnum = strawberry.enum(models.LoanStatus, name="LoanStatus")
 BucketEnum = strawberry.enum(models.DelinquencyBucket, name="DelinquencyBucket")
 HardshipTypeEnum = strawberry.enum(models.HardshipType, name="HardshipType")
 HardshipStatusEnum = strawberry.enum(models.HardshipStatus, name="HardshipStatus")
+RepaymentPurposeEnum = strawberry.enum(models.RepaymentPurpose, name="LoanRepaymentPurpose")
+RepaymentStatusEnum = strawberry.enum(models.RequestStatus, name="LoanRepaymentStatus")
 
 
 def _m(amount: Decimal, currency: str) -> MoneyType:
     return MoneyType.of(Money.of(amount, currency, exact=False))
 
 
-def _visible(info: Info, party_id: uuid.UUID | None) -> bool:
-    scope = scope_of(info.context.principal)
-    return scope is None or party_id is None or str(party_id) in scope
+async def _visible(info: Info, party_id: uuid.UUID | None) -> bool:
+    return party_id is None or (await access.scope(info)).admits(party_id)
 
 
 @strawberry.type(description="One instalment of a loan schedule.")
@@ -227,7 +228,7 @@ class Loan:
     @classmethod
     async def load(cls, info: Info, loan_id: uuid.UUID) -> Loan | None:
         row = await info.context.loaders.loans.load(loan_id)
-        return cls.of(row) if row is not None and _visible(info, row.party_id) else None
+        return cls.of(row) if row is not None and await _visible(info, row.party_id) else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Loan | None:
@@ -242,6 +243,13 @@ class Loan:
     async def hardship_arrangements(self, info: Info) -> list[HardshipArrangement]:
         return [HardshipArrangement.of(h) for h in await info.context.loaders.hardships_by_loan.load(self.row.id)]
 
+    @strawberry.field(description="The status of the open hardship arrangement (REQUESTED and APPROVED wait for "
+                                  "the bank, ACTIVE runs); null when there is none. The workbench's review alert.")
+    async def open_hardship_status(self, info: Info) -> HardshipStatusEnum | None:  # type: ignore[valid-type]
+        open_ = {models.HardshipStatus.REQUESTED, models.HardshipStatus.APPROVED, models.HardshipStatus.ACTIVE}
+        rows = await info.context.loaders.hardships_by_loan.load(self.row.id)
+        return next((models.HardshipStatus(h.status) for h in rows if h.status in open_), None)
+
 
 @strawberry.federation.type(keys=["id"], description="A party (owned by the party subgraph), with its loans.")
 class Party:
@@ -255,12 +263,28 @@ class Party:
     async def loans(self, info: Info) -> list[Loan]:
         info.context.require()
         pid = parse_uuid(self.id)
-        if not _visible(info, pid):
-            return []
-        return [Loan.of(r) for r in await info.context.loaders.loans_by_party.load(pid)]
+        rows = await info.context.loaders.loans_by_party.load(pid)
+        return [Loan.of(r) for r in rows] if rows and await _visible(info, pid) else []
 
 
 _ERRORS = (NotFoundError, InvalidTransitionError, ConflictError, IdempotencyKeyReusedError, FourEyesRequiredError)
+
+
+@strawberry.type(description="A repayment asked of the borrower's account: PENDING until the account answers.")
+class LoanRepaymentRequest:
+    id: strawberry.ID
+    loan_id: strawberry.ID
+    amount: MoneyType
+    purpose: RepaymentPurposeEnum  # type: ignore[valid-type]
+    installment_number: int | None
+    status: RepaymentStatusEnum  # type: ignore[valid-type]
+    reason: str | None
+
+    @classmethod
+    def of(cls, r: models.RepaymentRequest) -> LoanRepaymentRequest:
+        return cls(id=strawberry.ID(str(r.id)), loan_id=strawberry.ID(str(r.loan_id)), amount=_m(r.amount, r.currency),
+                   purpose=models.RepaymentPurpose(r.purpose), installment_number=r.installment_number,
+                   status=models.RequestStatus(r.status), reason=r.reason)
 
 
 def _union(name: str, ok: type) -> object:
@@ -304,3 +328,4 @@ LoanApplicationResult = _union("LoanApplicationResult", LoanApplication)
 ContractResult = _union("ContractResult", Contract)
 LoanResult = _union("LoanResult", Loan)
 HardshipResult = _union("HardshipResult", HardshipArrangement)
+RepaymentRequestResult = _union("LoanRepaymentRequestResult", LoanRepaymentRequest)

@@ -146,6 +146,24 @@ class RepaymentReceived(DrawdownEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DrawdownRepaymentRequested(DrawdownEvent):
+    """Asks the account domain to debit `amount` from `settlement_account_id` exactly once per idempotency_id."""
+
+    settlement_account_id: str
+    amount: Money
+    idempotency_id: str
+    purpose: str  # INSTALMENT_DUE | CUSTOMER | PREPAYMENT
+    installment_number: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrawdownRepaymentFailed(DrawdownEvent):
+    request_id: str
+    purpose: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class InstallmentOverdue(DrawdownEvent):
     installment_number: int
     due_date: str

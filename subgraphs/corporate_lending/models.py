@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Integer, Numeric, String, func
+from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,6 +76,19 @@ class CovenantStatus(StrEnum):
 class Operator(StrEnum):
     LTE = "LTE"
     GTE = "GTE"
+
+
+class RepaymentPurpose(StrEnum):
+    INSTALMENT_DUE = "INSTALMENT_DUE"
+    CUSTOMER = "CUSTOMER"
+    PREPAYMENT = "PREPAYMENT"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    EXECUTED = "EXECUTED"
+    FAILED = "FAILED"
+    UNAPPLIED = "UNAPPLIED"  # collected, but the drawdown no longer owed it (left for operations to refund)
 
 
 class AllocationOrder(StrEnum):
@@ -208,3 +221,31 @@ class Repayment(Base):
     prepaid_principal: Mapped[Decimal] = mapped_column(AMOUNT, nullable=False)
     received_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RepaymentRequest(Base):
+    """A debit asked of the account domain (the repayment saga); its id is the idempotency_id sent."""
+
+    __tablename__ = "repayment_requests"
+    __table_args__ = (Index("uq_repayment_requests_pending", "drawdown_id", unique=True,
+                            postgresql_where=text("status = 'PENDING'")),)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    drawdown_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drawdowns.id"), nullable=False, index=True)
+    amount: Mapped[Decimal] = mapped_column(AMOUNT, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    installment_number: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    repayment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    requested_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EodRun(Base):
+    """One row per business date whose end of day has run (shared/eod.py): the claim that makes it once-only."""
+
+    __tablename__ = "eod_runs"
+    business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -14,7 +14,7 @@ from shared.money import Money
 from shared.validation import reason as check_reason
 from shared.validation import required_text
 from subgraphs.corporate_lending import events
-from subgraphs.corporate_lending.common import lock, now, replayed
+from subgraphs.corporate_lending.common import lock, now, replayed, visible
 from subgraphs.corporate_lending.models import (
     AllocationOrder,
     ApplicationStatus,
@@ -50,7 +50,7 @@ async def create_credit_application(uow: UnitOfWork, *, data: NewApplication, id
     purpose = required_text(data.purpose, field="purpose", max_length=500)
     if data.requested.amount <= 0:
         raise InputError("requested amount must be positive.", field="requested")
-    if scope is not None and str(data.borrower_party_id) not in scope:
+    if not visible(scope, data.borrower_party_id):
         raise InputError("borrowerPartyId is not one of the caller's parties.", field="borrowerPartyId")
     async with uow:
         if (prior := await replayed(uow, "createCreditApplication", idempotency_key, asdict(data),

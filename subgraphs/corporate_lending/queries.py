@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.access import RequestAccess
 from shared.auth import Principal
 from shared.loaders import rows_by_id, rows_by_parent
 from subgraphs.corporate_lending.models import (
@@ -18,19 +19,6 @@ from subgraphs.corporate_lending.models import (
     Offer,
     Repayment,
 )
-
-STAFF_ROLES = ("rm", "ops", "admin", "auditor")
-
-
-def scope_of(principal: Principal | None) -> frozenset[str] | None:
-    """The parties a customer may see; None for staff (who see all)."""
-    if principal is not None and principal.has_role(*STAFF_ROLES):
-        return None
-    return principal.party_ids if principal is not None else frozenset()
-
-
-
-
 
 
 @dataclass
@@ -48,9 +36,9 @@ class CorporateLendingLoaders:
     repayments_by_drawdown: DataLoader
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession],
-                 principal: Principal | None) -> CorporateLendingLoaders:
-    """Builds the loaders of one request."""
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: RequestAccess | None = None) -> CorporateLendingLoaders:
+    """Builds the loaders of one request (rows unscoped: resolvers check shared.access's scope)."""
     return CorporateLendingLoaders(
         applications=rows_by_id(sessions, CreditApplication), offers=rows_by_id(sessions, Offer),
         facilities=rows_by_id(sessions, Facility), drawdowns=rows_by_id(sessions, Drawdown),

@@ -7,13 +7,16 @@ from decimal import Decimal
 from typing import TypeVar
 
 import strawberry
-from strawberry.federation import Schema
 from strawberry.types import Info
 
+from shared import access
 from shared.errors import InputError
+from shared.federation import Schema
 from shared.graphql import (
     FinpaceErrors,
     MoneyInput,
+    any_role,
+    authenticated,
     operation_metrics,
     parse_uuid,
     run_command,
@@ -21,10 +24,9 @@ from shared.graphql import (
 )
 from shared.money import parse_decimal
 from shared.validation import text
-from subgraphs.corporate_lending import covenants, facilities, origination, servicing
+from subgraphs.corporate_lending import collections, covenants, facilities, origination, servicing
 from subgraphs.corporate_lending.inputs import CreditApplicationInput, OfferInput
 from subgraphs.corporate_lending.models import FacilityStatus
-from subgraphs.corporate_lending.queries import scope_of
 from subgraphs.corporate_lending.types import Covenant as CovenantType
 from subgraphs.corporate_lending.types import (
     CovenantResult,
@@ -32,6 +34,7 @@ from subgraphs.corporate_lending.types import (
     CreditApplication,
     CreditApplicationResult,
     Drawdown,
+    DrawdownRepaymentRequest,
     DrawdownResult,
     Facility,
     FacilityResult,
@@ -39,16 +42,18 @@ from subgraphs.corporate_lending.types import (
     Offer,
     OfferResult,
     Party,
+    RepaymentRequestResult,
 )
 from subgraphs.corporate_lending.types import CovenantTest as CovenantTestType
 
 T = TypeVar("T")
 CREDIT = ("rm", "ops", "admin")
 BORROWER = ("customer", "rm", "ops", "admin")
+SERVICING = ("ops", "admin")
 
 
-def _scope(info: Info) -> frozenset[str] | None:
-    return scope_of(info.context.principal)
+async def _scope(info: Info) -> access.Scope:
+    return await access.scope(info)
 
 
 def _offer_terms(i: OfferInput) -> origination.OfferTerms:
@@ -87,34 +92,33 @@ def _offer_terms(i: OfferInput) -> origination.OfferTerms:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A credit application by id; null when missing or not visible.")
+    @strawberry.field(
+        description="A credit application by id; null when missing or not visible.",
+        extensions=[authenticated()],
+    )
     async def credit_application(self, info: Info, id: strawberry.ID) -> CreditApplication | None:
-        info.context.require()
         row = await info.context.loaders.applications.load(parse_uuid(id))
-        scope = _scope(info)
-        ok = row is not None and (scope is None or str(row.borrower_party_id) in scope)
+        ok = row is not None and (await _scope(info)).admits(row.borrower_party_id)
         return CreditApplication.of(row) if ok else None
 
-    @strawberry.field(description="An offer by id; null when missing or not visible.")
+    @strawberry.field(description="An offer by id; null when missing or not visible.", extensions=[authenticated()])
     async def offer(self, info: Info, id: strawberry.ID) -> Offer | None:
-        info.context.require()
         row = await info.context.loaders.offers.load(parse_uuid(id))
-        scope = _scope(info)
-        return Offer.of(row) if row is not None and (scope is None or str(row.borrower_party_id) in scope) else None
+        ok = row is not None and (await _scope(info)).admits(row.borrower_party_id)
+        return Offer.of(row) if ok else None
 
-    @strawberry.field(description="A facility by id; null when missing or not visible.")
+    @strawberry.field(description="A facility by id; null when missing or not visible.", extensions=[authenticated()])
     async def facility(self, info: Info, id: strawberry.ID) -> Facility | None:
-        info.context.require()
         return await Facility.load(info, parse_uuid(id))
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Submits a credit application for underwriting.")
+    @strawberry.mutation(description="Submits a credit application for underwriting.", extensions=[any_role(*BORROWER)])
     async def create_credit_application(
         self, info: Info, input: CreditApplicationInput, idempotency_key: str
     ) -> CreditApplicationResult:
-        uow = unit_of_work(info, *BORROWER)
+        uow = unit_of_work(info)
         figures = {
             text(f.name, field="financials.name", max_length=64) or "": str(
                 parse_decimal(f.value, field="financials.value")
@@ -131,35 +135,43 @@ class Mutation:
             internal_rating=text(input.internal_rating, field="internalRating", max_length=8, required=False),
         )
         return await run_command(
-            origination.create_credit_application(uow, data=data, idempotency_key=idempotency_key, scope=_scope(info)),
+            origination.create_credit_application(
+                uow, data=data, idempotency_key=idempotency_key, scope=await _scope(info)
+            ),
             CreditApplication.of,
         )
 
-    @strawberry.mutation(description="Proposes the credit decision (maker); a second person confirms it.")
+    @strawberry.mutation(
+        description="Proposes the credit decision (maker); a second person confirms it.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def propose_credit_decision(
         self, info: Info, application_id: strawberry.ID, approve: bool, reason: str
     ) -> CreditApplicationResult:
         return await run_command(
             origination.propose_credit_decision(
-                unit_of_work(info, *CREDIT), application_id=application_id, approve=approve, reason=reason
+                unit_of_work(info), application_id=application_id, approve=approve, reason=reason
             ),
             CreditApplication.of,
         )
 
-    @strawberry.mutation(description="Confirms the proposed credit decision (checker, not the maker).")
+    @strawberry.mutation(
+        description="Confirms the proposed credit decision (checker, not the maker).",
+        extensions=[any_role(*CREDIT)],
+    )
     async def approve_credit_decision(self, info: Info, application_id: strawberry.ID) -> CreditApplicationResult:
         return await run_command(
-            origination.approve_credit_decision(unit_of_work(info, *CREDIT), application_id=application_id),
+            origination.approve_credit_decision(unit_of_work(info), application_id=application_id),
             CreditApplication.of,
         )
 
-    @strawberry.mutation(description="Issues an offer on an approved application.")
+    @strawberry.mutation(description="Issues an offer on an approved application.", extensions=[any_role(*CREDIT)])
     async def issue_offer(
         self, info: Info, application_id: strawberry.ID, input: OfferInput, idempotency_key: str
     ) -> OfferResult:
         return await run_command(
             origination.issue_offer(
-                unit_of_work(info, *CREDIT),
+                unit_of_work(info),
                 application_id=application_id,
                 terms=_offer_terms(input),
                 idempotency_key=idempotency_key,
@@ -167,27 +179,36 @@ class Mutation:
             Offer.of,
         )
 
-    @strawberry.mutation(description="Accepts an offer before it expires; the facility is created.")
+    @strawberry.mutation(
+        description="Accepts an offer before it expires; the facility is created.",
+        extensions=[any_role(*BORROWER)],
+    )
     async def accept_offer(self, info: Info, offer_id: strawberry.ID, idempotency_key: str) -> FacilityResult:
         return await run_command(
             origination.accept_offer(
-                unit_of_work(info, *BORROWER), offer_id=offer_id, idempotency_key=idempotency_key, scope=_scope(info)
+                unit_of_work(info),
+                offer_id=offer_id,
+                idempotency_key=idempotency_key,
+                scope=await _scope(info),
             ),
             Facility.of,
         )
 
-    @strawberry.mutation(description="Marks a condition precedent satisfied.")
+    @strawberry.mutation(description="Marks a condition precedent satisfied.", extensions=[any_role(*CREDIT)])
     async def satisfy_condition_precedent(
         self, info: Info, facility_id: strawberry.ID, condition: str, evidence: str
     ) -> FacilityResult:
         return await run_command(
             facilities.satisfy_condition(
-                unit_of_work(info, *CREDIT), facility_id=facility_id, condition=condition, evidence=evidence
+                unit_of_work(info), facility_id=facility_id, condition=condition, evidence=evidence
             ),
             Facility.of,
         )
 
-    @strawberry.mutation(description="Moves a facility: SUSPENDED, AVAILABLE, AMORTISING, CANCELLED or CLOSED.")
+    @strawberry.mutation(
+        description="Moves a facility: SUSPENDED, AVAILABLE, AMORTISING, CANCELLED or CLOSED.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def change_facility_status(
         self, info: Info, facility_id: strawberry.ID, status: FacilityStatusEnum, reason: str
     ) -> FacilityResult:
@@ -195,12 +216,15 @@ class Mutation:
             raise InputError("A facility never returns to PENDING_CONDITIONS.", field="status")
         return await run_command(
             facilities.change_facility_status(
-                unit_of_work(info, *CREDIT), facility_id=facility_id, target=status, reason=reason
+                unit_of_work(info), facility_id=facility_id, target=status, reason=reason
             ),
             Facility.of,
         )
 
-    @strawberry.mutation(description="Draws on a facility within its available amount; requests the credit.")
+    @strawberry.mutation(
+        description="Draws on a facility within its available amount; requests the credit.",
+        extensions=[any_role(*BORROWER)],
+    )
     async def execute_drawdown(
         self,
         info: Info,
@@ -211,23 +235,26 @@ class Mutation:
     ) -> DrawdownResult:
         return await run_command(
             facilities.execute_drawdown(
-                unit_of_work(info, *BORROWER),
+                unit_of_work(info),
                 facility_id=facility_id,
                 amount=amount.to_money(),
                 settlement_account_id=parse_uuid(settlement_account_id, field="settlementAccountId"),
                 idempotency_key=idempotency_key,
-                scope=_scope(info),
+                scope=await _scope(info),
             ),
             Drawdown.of,
         )
 
-    @strawberry.mutation(description="Applies a repayment in the facility's allocation order; excess prepays.")
+    @strawberry.mutation(
+        description="Applies a repayment in the facility's allocation order; excess prepays.",
+        extensions=[any_role(*SERVICING)],
+    )
     async def record_repayment(
         self, info: Info, drawdown_id: strawberry.ID, amount: MoneyInput, received_on: dt.date, idempotency_key: str
     ) -> DrawdownResult:
         return await run_command(
             servicing.record_repayment(
-                unit_of_work(info, "ops", "admin"),
+                unit_of_work(info),
                 drawdown_id=drawdown_id,
                 amount=amount.to_money(),
                 received_on=received_on,
@@ -236,16 +263,41 @@ class Mutation:
             Drawdown.of,
         )
 
-    @strawberry.mutation(description="Raises InstallmentOverdue for unpaid instalments due before asOf.")
+    @strawberry.mutation(
+        description="Asks the borrower's account for a repayment (what is due by default); "
+        "more than is due prepays. Applied when the account domain books it.",
+        extensions=[any_role(*BORROWER)],
+    )
+    async def request_drawdown_repayment(
+        self, info: Info, drawdown_id: strawberry.ID, idempotency_key: str, amount: MoneyInput | None = None
+    ) -> RepaymentRequestResult:
+        return await run_command(
+            collections.request_repayment(
+                unit_of_work(info),
+                drawdown_id=drawdown_id,
+                amount=amount.to_money() if amount is not None else None,
+                idempotency_key=idempotency_key,
+                scope=await _scope(info),
+            ),
+            DrawdownRepaymentRequest.of,
+        )
+
+    @strawberry.mutation(
+        description="Raises InstallmentOverdue for unpaid instalments due before asOf.",
+        extensions=[any_role(*SERVICING)],
+    )
     async def check_overdue_installments(
         self, info: Info, drawdown_id: strawberry.ID, as_of: dt.date
     ) -> DrawdownResult:
         return await run_command(
-            servicing.check_overdue(unit_of_work(info, "ops", "admin"), drawdown_id=drawdown_id, as_of=as_of),
+            servicing.check_overdue(unit_of_work(info), drawdown_id=drawdown_id, as_of=as_of),
             Drawdown.of,
         )
 
-    @strawberry.mutation(description="Submits a covenant compliance figure for a period: PASS or BREACH.")
+    @strawberry.mutation(
+        description="Submits a covenant compliance figure for a period: PASS or BREACH.",
+        extensions=[any_role(*CREDIT)],
+    )
     async def submit_covenant_compliance(
         self,
         info: Info,
@@ -256,7 +308,7 @@ class Mutation:
     ) -> CovenantTestResult:
         return await run_command(
             covenants.submit_compliance(
-                unit_of_work(info, *CREDIT),
+                unit_of_work(info),
                 covenant_id=covenant_id,
                 period_end=period_end,
                 actual_value=parse_decimal(actual_value, field="actualValue"),
@@ -265,22 +317,21 @@ class Mutation:
             CovenantTestType.of,
         )
 
-    @strawberry.mutation(description="Requests a waiver of a covenant breach (maker).")
+    @strawberry.mutation(description="Requests a waiver of a covenant breach (maker).", extensions=[any_role(*CREDIT)])
     async def request_covenant_waiver(
         self, info: Info, covenant_id: strawberry.ID, reason: str, expires_on: dt.date
     ) -> CovenantResult:
         return await run_command(
-            covenants.request_waiver(
-                unit_of_work(info, *CREDIT), covenant_id=covenant_id, reason=reason, expires_on=expires_on
-            ),
+            covenants.request_waiver(unit_of_work(info), covenant_id=covenant_id, reason=reason, expires_on=expires_on),
             CovenantType.of,
         )
 
-    @strawberry.mutation(description="Approves a requested waiver (checker, not the maker).")
+    @strawberry.mutation(
+        description="Approves a requested waiver (checker, not the maker).",
+        extensions=[any_role(*CREDIT)],
+    )
     async def approve_covenant_waiver(self, info: Info, covenant_id: strawberry.ID) -> CovenantResult:
-        return await run_command(
-            covenants.approve_waiver(unit_of_work(info, *CREDIT), covenant_id=covenant_id), CovenantType.of
-        )
+        return await run_command(covenants.approve_waiver(unit_of_work(info), covenant_id=covenant_id), CovenantType.of)
 
 
 def build_schema() -> Schema:

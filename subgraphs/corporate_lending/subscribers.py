@@ -1,9 +1,9 @@
-"""The consumers corporate lending runs: replies of the account domain to drawdown disbursement requests."""
+"""The consumers corporate lending runs: the account domain's replies to drawdown disbursements and repayments."""
 
 from __future__ import annotations
 
 from shared.app import SubscriberSpec
-from subgraphs.corporate_lending.facilities import on_account_reply
+from subgraphs.corporate_lending.collections import on_account_reply
 
 ACCOUNT_STREAM = "FINPACE_ACCOUNT"
 REPLIES_DURABLE = "corporate_lending-account-replies"

@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from shared import access
 from shared.errors import LimitExceeded
 from shared.graphql import (
     ConflictError,
@@ -26,7 +27,7 @@ from shared.money import Money
 from subgraphs.corporate_lending import models
 from subgraphs.corporate_lending.facilities import current_limit
 from subgraphs.corporate_lending.fees import commitment_fee
-from subgraphs.corporate_lending.queries import scope_of
+from subgraphs.lending_schedules.allocation import unpaid
 from subgraphs.lending_schedules.engine import installments_from_json
 
 LimitExceededError = error_type("LIMIT_EXCEEDED", "LimitExceeded", "The amount exceeds an applicable limit.")
@@ -40,6 +41,8 @@ DrawdownStatusEnum = strawberry.enum(models.DrawdownStatus, name="DrawdownStatus
 CovenantStatusEnum = strawberry.enum(models.CovenantStatus, name="CovenantStatus")
 OperatorEnum = strawberry.enum(models.Operator, name="CovenantOperator")
 AllocationOrderEnum = strawberry.enum(models.AllocationOrder, name="AllocationOrder")
+RepaymentPurposeEnum = strawberry.enum(models.RepaymentPurpose, name="DrawdownRepaymentPurpose")
+RepaymentStatusEnum = strawberry.enum(models.RequestStatus, name="DrawdownRepaymentStatus")
 
 
 def _m(amount: Decimal, currency: str) -> MoneyType:
@@ -50,9 +53,8 @@ def _id(value: uuid.UUID) -> strawberry.ID:
     return strawberry.ID(str(value))
 
 
-def _visible(info: Info, party_id: uuid.UUID) -> bool:
-    scope = scope_of(info.context.principal)
-    return scope is None or str(party_id) in scope
+async def _visible(info: Info, party_id: uuid.UUID) -> bool:
+    return (await access.scope(info)).admits(party_id)
 
 
 @strawberry.type
@@ -196,7 +198,7 @@ class Drawdown:
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Drawdown | None:
         info.context.require()
         row = await info.context.loaders.drawdowns.load(parse_uuid(id))
-        return cls.of(row) if row is not None and _visible(info, row.borrower_party_id) else None
+        return cls.of(row) if row is not None and await _visible(info, row.borrower_party_id) else None
 
     @strawberry.field
     def schedule(self) -> list[DrawdownInstallment]:
@@ -208,6 +210,10 @@ class Drawdown:
                                            paid_principal=_m(Decimal(raw.get("paid_principal", "0")), c),
                                            paid_interest=_m(Decimal(raw.get("paid_interest", "0")), c)))
         return out
+
+    @strawberry.field(description="Instalments raised overdue (InstallmentOverdue) and still not fully paid.")
+    def overdue_installments(self) -> int:
+        return sum(1 for r in self.row.schedule if r.get("overdue_notified") and unpaid(r) > 0)
 
 
 @strawberry.federation.type(keys=["id"], description="A committed credit facility.")
@@ -246,7 +252,7 @@ class Facility:
     @classmethod
     async def load(cls, info: Info, facility_id: uuid.UUID) -> Facility | None:
         row = await info.context.loaders.facilities.load(facility_id)
-        return cls.of(row) if row is not None and _visible(info, row.borrower_party_id) else None
+        return cls.of(row) if row is not None and await _visible(info, row.borrower_party_id) else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: object) -> Facility | None:
@@ -274,6 +280,11 @@ class Facility:
     async def drawdowns(self, info: Info) -> list[Drawdown]:
         return [Drawdown.of(d) for d in await info.context.loaders.drawdowns_by_facility.load(self.row.id)]
 
+    @strawberry.field(description="Overdue instalments across the facility's drawdowns (the workbench's alert).")
+    async def overdue_installments(self, info: Info) -> int:
+        rows = await info.context.loaders.drawdowns_by_facility.load(self.row.id)
+        return sum(Drawdown.of(d).overdue_installments() for d in rows)
+
     @strawberry.field
     async def covenants(self, info: Info) -> list[Covenant]:
         return [Covenant.of(c) for c in await info.context.loaders.covenants_by_facility.load(self.row.id)]
@@ -291,9 +302,25 @@ class Party:
     async def facilities(self, info: Info) -> list[Facility]:
         info.context.require()
         pid = parse_uuid(self.id)
-        if not _visible(info, pid):
-            return []
-        return [Facility.of(r) for r in await info.context.loaders.facilities_by_party.load(pid)]
+        rows = await info.context.loaders.facilities_by_party.load(pid)
+        return [Facility.of(r) for r in rows] if rows and await _visible(info, pid) else []
+
+
+@strawberry.type(description="A repayment asked of the borrower's account: PENDING until the account answers.")
+class DrawdownRepaymentRequest:
+    id: strawberry.ID
+    drawdown_id: strawberry.ID
+    amount: MoneyType
+    purpose: RepaymentPurposeEnum  # type: ignore[valid-type]
+    installment_number: int | None
+    status: RepaymentStatusEnum  # type: ignore[valid-type]
+    reason: str | None
+
+    @classmethod
+    def of(cls, r: models.RepaymentRequest) -> DrawdownRepaymentRequest:
+        return cls(id=_id(r.id), drawdown_id=_id(r.drawdown_id), amount=_m(r.amount, r.currency),
+                   purpose=models.RepaymentPurpose(r.purpose), installment_number=r.installment_number,
+                   status=models.RequestStatus(r.status), reason=r.reason)
 
 
 def _union(name: str, ok: type) -> object:
@@ -307,3 +334,4 @@ FacilityResult = _union("FacilityResult", Facility)
 DrawdownResult = _union("DrawdownResult", Drawdown)
 CovenantResult = _union("CovenantResult", Covenant)
 CovenantTestResult = _union("CovenantTestResult", CovenantTest)
+RepaymentRequestResult = _union("DrawdownRepaymentRequestResult", DrawdownRepaymentRequest)

@@ -13,10 +13,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.access import apply_access_event
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import outbox_table
+from shared.events import Envelope
 from shared.messaging import connect, provision_from
+from tests.helpers import GraphQLClient
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,3 +77,66 @@ async def eventually(probe: Callable[[], Awaitable[bool]], within: float = 15) -
     while not await probe():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.1)
+
+
+def party_envelope(event_type: str, party_id: str, data: dict[str, Any], *, version: int = 1) -> Envelope:
+    """A party-domain envelope as its outbox relay publishes it (for the access read model)."""
+    subject = {"EntitlementGranted": "entitlement.granted", "EntitlementRevoked": "entitlement.revoked",
+               "RelationshipManagerAssigned": "relationship_manager.assigned",
+               "PartyRegistered": "party.registered"}[event_type]
+    return Envelope(id=uuid.uuid4(), type=event_type, source="party", subject=party_id, aggregate_version=version,
+                    occurred_at=dt.datetime.now(dt.UTC), actor={"sub": "ops-1", "roles": ["ops"]}, reason=None,
+                    correlation_id="test", causation_id=None, schema_version=1,
+                    data={"party_id": party_id, **data}, nats_subject=f"finpace.party.{subject}")
+
+
+def granted(party_id: str, user_sub: str, **window: str | None) -> Envelope:
+    """EntitlementGranted for a user on a party, valid from 2000-01-01 unless told otherwise."""
+    return party_envelope("EntitlementGranted", party_id, {
+        "entitlement_id": str(uuid.uuid4()), "user_sub": user_sub, "permissions": ["VIEW"],
+        "valid_from": window.get("valid_from") or "2000-01-01", "valid_to": window.get("valid_to")})
+
+
+def rm_assigned(party_id: str, rm_id: str, *, version: int) -> Envelope:
+    """RelationshipManagerAssigned moving a party into an RM's portfolio at a party version."""
+    return party_envelope("RelationshipManagerAssigned", party_id, {"from_rm_id": None, "to_rm_id": rm_id},
+                          version=version)
+
+
+async def apply_access(sessions: async_sessionmaker[AsyncSession], *envelopes: Envelope) -> None:
+    """Applies party events to a domain's access read model with the consumer's own handler (no broker)."""
+    async with sessions() as session, session.begin():
+        for envelope in envelopes:
+            await apply_access_event(session, envelope)
+
+
+async def publish_party_event(settings: Settings, envelope: Envelope, *, msg_id: str | None = None) -> None:
+    """Publishes a party envelope into FINPACE_PARTY as the party outbox relay would (msg_id: a redelivery)."""
+    nc = await connect(settings.nats_url or "", name="test-party-publisher")
+    try:
+        await nc.jetstream().publish(envelope.nats_subject, json.dumps(envelope.to_dict()).encode(),
+                                     headers={"Nats-Msg-Id": msg_id or str(envelope.id)})
+    finally:
+        await nc.close()
+
+
+class EntitledClient(GraphQLClient):
+    """A customer's client whose entitlements are put in the domain's read model before its first call."""
+
+    def __init__(self, http: Any, url: str, token: str | None, grant: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(http, url, token)
+        self._grant: Callable[[], Awaitable[None]] | None = grant
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> Any:
+        if self._grant is not None:
+            grant, self._grant = self._grant, None
+            await grant()
+        return await super().raw(query, variables, **headers)
+
+
+def customer_client(http: Any, url: str, settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                    party_id: str, sub: str | None = None) -> EntitledClient:
+    """A customer token entitled (in the domain's read model) to one party."""
+    sub = sub or f"cust-{party_id[:8]}"
+    return EntitledClient(http, url, token(settings, "customer", sub),
+                          grant=lambda: apply_access(sessions, granted(party_id, sub)))

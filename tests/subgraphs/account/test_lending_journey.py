@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
@@ -20,7 +21,7 @@ from subgraphs.consumer_lending.models import Application
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.account.conftest import ACCOUNT, OpenFn
 from tests.subgraphs.consumer_lending.test_journey import APPLY, DISBURSE, LOAN_BODY, QUOTE, application, quote_input
-from tests.subgraphs.support import eventually, token
+from tests.subgraphs.support import customer_client, eventually, token
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +32,19 @@ async def lending_url(settings: Settings, account_url: str) -> AsyncIterator[str
         yield f"{base}/graphql"
 
 
+@pytest.fixture(scope="module")
+async def lending_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, "consumer_lending")
+    yield engine
+    await engine.dispose()
+
+
 async def test_consumer_loan_is_disbursed_onto_the_current_account(
         lending_url: str, settings: Settings, http: httpx.AsyncClient, gql: GraphQLClient,
-        open_active: OpenFn, sessions) -> None:
+        open_active: OpenFn, sessions, lending_engine: AsyncEngine) -> None:
     party = str(uuid.uuid4())
     account_id = await open_active(partyId=party, funded="50.00")
-    customer = GraphQLClient(http, lending_url, token(settings, "customer", f"cust-{party[:8]}", [party]))
+    customer = customer_client(http, lending_url, settings, create_sessionmaker(lending_engine), party)
     ops = GraphQLClient(http, lending_url, token(settings, "ops", "ops-1"))
 
     q = (await customer.data(QUOTE, {"input": quote_input(party=party), "key": uuid.uuid4().hex}))["requestQuote"]

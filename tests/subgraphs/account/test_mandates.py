@@ -12,6 +12,7 @@ from shared.db import outbox_table
 from subgraphs.account.models import Payment
 from tests.helpers import GraphQLClient
 from tests.subgraphs.account.conftest import ACCOUNT, APPROVE, PAY, OpenFn, counts
+from tests.subgraphs.support import apply_access, granted
 
 MANDATE = """mutation($input: CreateMandateInput!, $k: String!) {
   createMandate(input: $input, reason: "board resolution", idempotencyKey: $k) {
@@ -96,12 +97,14 @@ async def test_double_approval_and_outsiders_refused(gql: GraphQLClient, open_ac
     assert kinds == ["PaymentAuthorisationRecorded", "PaymentAuthorisationRecorded", "PaymentExecuted"]
 
 
-async def test_signatory_approves_for_themself_only(gql: GraphQLClient, open_active: OpenFn, settings) -> None:
+async def test_signatory_approves_for_themself_only(gql: GraphQLClient, open_active: OpenFn, settings,
+                                                    sessions) -> None:
     from shared.auth import issue_dev_token
 
     account, payee = await _mandated(gql, open_active)
     pending = (await gql.data(PAY, _pay(account, payee, "20000.00", A1)))["makePayment"]
-    as_b1 = gql.with_token(issue_dev_token(settings, role="customer", sub="b1", party_ids=[B1]))
+    await apply_access(sessions, granted(B1, "b1"))
+    as_b1 = gql.with_token(issue_dev_token(settings, role="customer", sub="b1"))
     body = await as_b1(APPROVE, {"id": pending["id"], "party": B2})
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     done = (await as_b1.data(APPROVE, {"id": pending["id"], "party": B1}))["approvePayment"]

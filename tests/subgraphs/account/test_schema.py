@@ -8,6 +8,7 @@ from pathlib import Path
 from subgraphs.account.schema import build_schema
 from tests.helpers import GraphQLClient
 from tests.subgraphs.account.conftest import OpenFn
+from tests.subgraphs.support import apply_access, granted
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "account.graphql"
 
@@ -34,13 +35,15 @@ async def test_entities_resolve_party_accounts_and_account_refs(gql: GraphQLClie
     assert account_view == {"id": first, "status": "ACTIVE"}
 
 
-async def test_customers_see_only_their_own_accounts(gql: GraphQLClient, open_active: OpenFn, settings) -> None:
+async def test_customers_see_only_their_own_accounts(gql: GraphQLClient, open_active: OpenFn, settings,
+                                                     sessions) -> None:
     from shared.auth import issue_dev_token
 
     mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
     my_account = await open_active(partyId=mine)
     their_account = await open_active(partyId=theirs)
-    token = issue_dev_token(settings, role="customer", sub="cust-1", party_ids=[mine])
+    await apply_access(sessions, granted(mine, "cust-1"))  # the read model, not the token, says whose parties
+    token = issue_dev_token(settings, role="customer", sub="cust-1", party_ids=[mine, theirs])
     customer = gql.with_token(token)
     query = "query($id: ID!) { account(id: $id) { id } }"
     assert (await customer.data(query, {"id": my_account}))["account"] == {"id": my_account}
@@ -48,3 +51,25 @@ async def test_customers_see_only_their_own_accounts(gql: GraphQLClient, open_ac
     body = await customer("""mutation($id: ID!) { receivePayment(accountId: $id, amount: {amount: "1.00",
         currency: "EUR"}, idempotencyKey: "x") { __typename } }""", {"id": my_account})
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_annotated_fields_are_refused_by_the_subgraph_itself(gql: GraphQLClient, open_active: OpenFn,
+                                                                    settings) -> None:
+    # account is @authenticated, payment @policy(ops | rm | admin | auditor), activateAccount @policy(ops | admin).
+    from shared.auth import issue_dev_token
+
+    account = await open_active()
+    anonymous = await gql.with_token(None)("query($id: ID!) { account(id: $id) { id } }", {"id": account})
+    assert anonymous["data"] == {"account": None}
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    customer = gql.with_token(issue_dev_token(settings, role="customer", sub="cust-2"))
+    body = await customer("query($id: ID!) { payment(id: $id) { id } }", {"id": str(uuid.uuid4())})
+    assert body["data"] == {"payment": None} and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    rm = gql.with_token(issue_dev_token(settings, role="rm", sub="rm-2"))
+    body = await rm("""mutation($id: ID!) { closeAccount(accountId: $id, reason: "r") { __typename } }""",
+                    {"id": account})
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    auditor = gql.with_token(issue_dev_token(settings, role="auditor", sub="aud-2"))
+    assert (await auditor.data("query($id: ID!) { payment(id: $id) { id } }", {"id": str(uuid.uuid4())})) == {
+        "payment": None
+    }

@@ -16,6 +16,7 @@ from subgraphs.consumer_lending.app import create_app
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.support import (  # noqa: F401 - re-exported to the tests
     counts,
+    customer_client,
     eventually,
     outbox_types,
     provision,
@@ -67,6 +68,7 @@ def anon(http: httpx.AsyncClient, cl_url: str) -> GraphQLClient:
 
 
 @pytest.fixture
-def customer_for(http: httpx.AsyncClient, cl_url: str, settings: Settings) -> Callable[[str], GraphQLClient]:
-    return lambda party_id: GraphQLClient(http, cl_url, token(settings, "customer", f"cust-{party_id[:8]}",
-                                                              [party_id]))
+def customer_for(http: httpx.AsyncClient, cl_url: str, settings: Settings,
+                 cl_sessions: async_sessionmaker[AsyncSession]) -> Callable[[str], GraphQLClient]:
+    """A customer entitled to the party (in this domain's access read model)."""
+    return lambda party_id: customer_client(http, cl_url, settings, cl_sessions, party_id)

@@ -13,9 +13,11 @@ from tests.subgraphs.consumer_lending.conftest import counts, eventually, outbox
 from tests.subgraphs.consumer_lending.test_journey import (
     DISBURSE,
     LOAN,
+    QUOTE,
     _approved_application,
     _contracted,
     _disbursement_id,
+    quote_input,
 )
 
 PUBLISH = """mutation($input: DecisionPolicyInput!) { publishDecisionPolicy(input: $input, reason: "Tighter bands") {
@@ -92,3 +94,15 @@ async def test_repayments_close_the_loan(customer_for, staff, cl_sessions, setti
                                    "key": uuid.uuid4().hex}))["recordLoanRepayment"]
     assert rest["status"] == "CLOSED"
     assert (await outbox_types(cl_sessions, loan["id"])).count("LoanRepaymentReceived") == 2
+
+
+async def test_quotes_stay_anonymous_and_annotated_fields_are_refused(anon, customer_for) -> None:
+    # requestQuote and quote carry no directive; loan is @authenticated; activeDecisionPolicy is staff @policy.
+    q = (await anon.data(QUOTE, {"input": quote_input(), "key": uuid.uuid4().hex}))["requestQuote"]
+    assert q["__typename"] == "Quote"
+    assert (await anon.data("query($id: ID!) { quote(id: $id) { id } }", {"id": q["id"]}))["quote"] == {"id": q["id"]}
+    body = await anon("query($id: ID!) { loan(id: $id) { id } }", {"id": str(uuid.uuid4())})
+    assert body["data"] == {"loan": None} and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    body = await customer_for(str(uuid.uuid4()))("{ activeDecisionPolicy { version } }")
+    assert body["data"] == {"activeDecisionPolicy": None}
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -15,11 +16,14 @@ from shared.migrations import upgrade
 from subgraphs.corporate_lending.app import create_app
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.support import (  # noqa: F401 - re-exported to the tests
+    apply_access,
     counts,
+    customer_client,
     eventually,
     outbox_types,
     provision,
     publish_reply,
+    rm_assigned,
     token,
 )
 
@@ -56,9 +60,25 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 
+class Staff:
+    """Staff clients by (role, sub); `assign` puts a party in an RM's portfolio (this domain's read model)."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, settings: Settings,
+                 sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.http, self.url, self.settings, self.sessions = http, url, settings, sessions
+        self.versions = itertools.count(1)
+
+    def __call__(self, role: str, sub: str) -> GraphQLClient:
+        return GraphQLClient(self.http, self.url, token(self.settings, role, sub))
+
+    async def assign(self, party_id: str, rm_id: str) -> None:
+        await apply_access(self.sessions, rm_assigned(party_id, rm_id, version=next(self.versions)))
+
+
 @pytest.fixture
-def staff(http: httpx.AsyncClient, co_url: str, settings: Settings) -> Callable[[str, str], GraphQLClient]:
-    return lambda role, sub: GraphQLClient(http, co_url, token(settings, role, sub))
+def staff(http: httpx.AsyncClient, co_url: str, settings: Settings,
+          co_sessions: async_sessionmaker[AsyncSession]) -> Staff:
+    return Staff(http, co_url, settings, co_sessions)
 
 
 @pytest.fixture
@@ -67,6 +87,7 @@ def anon(http: httpx.AsyncClient, co_url: str) -> GraphQLClient:
 
 
 @pytest.fixture
-def customer_for(http: httpx.AsyncClient, co_url: str, settings: Settings) -> Callable[[str], GraphQLClient]:
-    return lambda party_id: GraphQLClient(http, co_url, token(settings, "customer", f"cust-{party_id[:8]}",
-                                                              [party_id]))
+def customer_for(http: httpx.AsyncClient, co_url: str, settings: Settings,
+                 co_sessions: async_sessionmaker[AsyncSession]) -> Callable[[str], GraphQLClient]:
+    """A customer entitled to the party (in this domain's access read model)."""
+    return lambda party_id: customer_client(http, co_url, settings, co_sessions, party_id)

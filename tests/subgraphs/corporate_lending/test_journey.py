@@ -64,6 +64,7 @@ def offer_input(**kw: Any) -> dict[str, Any]:
 
 async def approved_application(staff, party: str, **kw: Any) -> str:
     rm, credit = staff("rm", "rm-maker"), staff("ops", "credit-checker")
+    await staff.assign(party, "rm-maker")  # an RM acts only on its portfolio
     app = (await rm.data(CREATE, {"input": application_input(party, **kw), "key": uuid.uuid4().hex}))[
         "createCreditApplication"]
     assert app["status"] == "SUBMITTED"
@@ -333,3 +334,15 @@ async def test_decreasing_facility_shows_its_limit_in_force(staff) -> None:
     fac = await rm.data("query($id: ID!) { facility(id: $id) { currentLimit { amount } available { amount } } }",
                         {"id": f["id"]})
     assert fac["facility"] == {"currentLimit": {"amount": "1000000.00"}, "available": {"amount": "0.00"}}
+
+
+async def test_annotated_fields_are_refused_by_the_subgraph_itself(staff, anon, customer_for) -> None:
+    # facility is @authenticated; checkOverdueInstallments is @policy(ops | admin): neither an RM nor a customer.
+    body = await anon("query($id: ID!) { facility(id: $id) { id } }", {"id": str(uuid.uuid4())})
+    assert body["data"] == {"facility": None} and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    overdue = f"""mutation($id: ID!) {{ checkOverdueInstallments(drawdownId: $id, asOf: "2025-01-01") {{ {DD} }} }}"""
+    for client in (staff("rm", "rm-maker"), customer_for(str(uuid.uuid4()))):
+        body = await client(overdue, {"id": str(uuid.uuid4())})
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    missing = (await staff("ops", "ops-1").data(overdue, {"id": str(uuid.uuid4())}))["checkOverdueInstallments"]
+    assert missing["code"] == "NOT_FOUND"

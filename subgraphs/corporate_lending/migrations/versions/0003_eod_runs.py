@@ -1,0 +1,23 @@
+"""End-of-day runs, one per business date.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-24
+"""
+
+from alembic import op
+
+from subgraphs.corporate_lending.models import EodRun
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    EodRun.__table__.create(op.get_bind(), checkfirst=True)  # type: ignore[attr-defined]
+
+
+def downgrade() -> None:
+    EodRun.__table__.drop(op.get_bind(), checkfirst=True)  # type: ignore[attr-defined]
