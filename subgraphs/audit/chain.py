@@ -11,13 +11,28 @@ GENESIS_HASH = "0" * 64
 
 # The fields an entry's hash covers, in a fixed set (the canonical JSON sorts them anyway).
 CHAINED_FIELDS = (
-    "sequence", "event_id", "occurred_at", "recorded_at", "source", "event_type", "nats_subject", "subject",
-    "aggregate_version", "actor", "reason", "correlation_id", "causation_id", "schema_version", "before",
-    "after", "data",
+    "sequence",
+    "event_id",
+    "occurred_at",
+    "recorded_at",
+    "source",
+    "event_type",
+    "nats_subject",
+    "subject",
+    "aggregate_version",
+    "actor",
+    "reason",
+    "correlation_id",
+    "causation_id",
+    "schema_version",
+    "before",
+    "after",
+    "data",
 )
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODE = json.JSONDecoder().decode
 _UTC = dt.UTC
 
 
@@ -37,6 +52,25 @@ def canonical_entry(entry: Any) -> bytes:
     body["recorded_at"] = _timestamp(body["recorded_at"])
     body["event_id"] = str(body["event_id"])
     return _ENCODER.encode(body).encode()
+
+
+# The same fields as one JSON array built by PostgreSQL (timestamps already in the canonical UTC form, the
+# rest as JSON values): the verifier decodes it, names the values and re-encodes them with _ENCODER, which
+# gives canonical_entry's bytes without ORM rows. (json_build_array is ~3x cheaper here than json_build_object.)
+_SQL_TIMESTAMP = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+CANONICAL_JSON_SQL = "json_build_array({})::text".format(
+    ", ".join(_SQL_TIMESTAMP.format(name) if name.endswith("_at") else name for name in CHAINED_FIELDS)
+)
+
+
+def canonical_from_json(text: str) -> bytes:
+    """Returns the canonical bytes of an entry given as CANONICAL_JSON_SQL's text (equal to canonical_entry's)."""
+    return _ENCODER.encode(dict(zip(CHAINED_FIELDS, _DECODE(text), strict=True))).encode()
+
+
+def event_id_from_json(text: str) -> str:
+    """Returns the event id of an entry given as CANONICAL_JSON_SQL's text."""
+    return str(_DECODE(text)[CHAINED_FIELDS.index("event_id")])
 
 
 def link_hash(prev_hash: str, canonical: bytes) -> str:

@@ -1,4 +1,4 @@
-"""The audit runtime: one Subscriber per audit consumer file, the checkpoint writer and the lag monitor."""
+"""The audit runtime: an ordered batch subscriber per audit consumer file, the checkpointer and the lag monitor."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.messaging import Subscriber, nats_definitions_dir
+from shared.messaging import nats_definitions_dir
+from shared.ordered_consumer import OrderedBatchSubscriber
+from shared.tasks import stop_tasks
 from subgraphs.audit.checkpoints import Checkpointer
 from subgraphs.audit.config import AuditConfig
 from subgraphs.audit.service import handle_event
@@ -25,7 +27,8 @@ log = structlog.get_logger(__name__)
 
 CONSUMER_UP = Gauge("finpace_audit_consumer_up", "1 while the audit consumer runs and keeps up", ["consumer"])
 CONSUMER_STALLED_SECONDS = Gauge(
-    "finpace_audit_consumer_stalled_seconds", "Seconds since the consumer last made progress with events pending",
+    "finpace_audit_consumer_stalled_seconds",
+    "Seconds since the consumer last made progress with events pending",
     ["consumer"],
 )
 LAST_CHECKPOINT = Gauge("finpace_audit_checkpoint_sequence", "Chain sequence of the last signed checkpoint")
@@ -33,11 +36,12 @@ LAST_CHECKPOINT = Gauge("finpace_audit_checkpoint_sequence", "Chain sequence of 
 
 @dataclass(frozen=True)
 class ConsumerDefinition:
-    """An audit consumer file: its stream, durable name and max_deliver."""
+    """An audit consumer file: its stream, durable name, max_deliver and max_ack_pending (the batch size)."""
 
     stream: str
     durable: str
     max_deliver: int
+    max_ack_pending: int = 1
 
 
 def audit_consumers(folder: Path | None = None) -> list[ConsumerDefinition]:
@@ -47,8 +51,14 @@ def audit_consumers(folder: Path | None = None) -> list[ConsumerDefinition]:
         definition = json.loads(path.read_text())
         config = definition["config"]
         if config["durable_name"].startswith("audit"):
-            found.append(ConsumerDefinition(definition["stream_name"], config["durable_name"],
-                                            int(config.get("max_deliver", 6))))
+            found.append(
+                ConsumerDefinition(
+                    definition["stream_name"],
+                    config["durable_name"],
+                    int(config.get("max_deliver", 6)),
+                    int(config.get("max_ack_pending", 1)),
+                )
+            )
     return found
 
 
@@ -56,7 +66,7 @@ def audit_consumers(folder: Path | None = None) -> list[ConsumerDefinition]:
 class ConsumerState:
     """A running consumer with what the monitor last saw of it."""
 
-    subscriber: Subscriber
+    subscriber: OrderedBatchSubscriber
     task: asyncio.Task[Any] | None = None
     pending: int = 0
     last_handled: int = 0
@@ -82,9 +92,16 @@ class AuditRuntime:
     def start(self) -> None:
         """Starts every consumer, the checkpoint loop and the monitor loop."""
         for d in self.definitions:
-            sub = Subscriber(nc=self.nc, sessions=self.sessions, stream=d.stream, durable=d.durable,
-                             handler=handle_event, max_deliver=d.max_deliver,
-                             batch=1)  # max_ack_pending 1: a bigger fetch would wait out its timeout
+            # Strict stream order in batches: one transaction and one commit per fetched batch.
+            sub = OrderedBatchSubscriber(
+                nc=self.nc,
+                sessions=self.sessions,
+                stream=d.stream,
+                durable=d.durable,
+                handler=handle_event,
+                max_deliver=d.max_deliver,
+                batch=d.max_ack_pending,
+            )
             state = ConsumerState(subscriber=sub)
             self.consumers[d.durable] = state
             self.start_consumer(d.durable)
@@ -101,9 +118,7 @@ class AuditRuntime:
         """Stops one consumer's task (operations, and tests of the health check)."""
         state = self.consumers[durable]
         if state.task is not None:
-            state.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await state.task
+            await stop_tasks([state.task])
         subscription, state.subscriber._sub = state.subscriber._sub, None
         if subscription is not None:  # an open pull subscription would hold up the connection's drain
             with contextlib.suppress(Exception):
@@ -113,11 +128,7 @@ class AuditRuntime:
         """Stops every task this runtime started."""
         for durable in list(self.consumers):
             await self.stop_consumer(durable)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self.tasks)
 
     async def _checkpoint_loop(self) -> None:
         while True:

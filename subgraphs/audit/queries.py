@@ -71,6 +71,7 @@ async def count_trail(sessions: async_sessionmaker[AsyncSession], trail: TrailFi
         return int((await session.execute(trail.apply(select(func.count()).select_from(Evidence)))).scalar_one())
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> dict[str, Any]:
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: Any = None) -> dict[str, Any]:
     """The audit subgraph has no federated entities to batch; no loaders."""
     return {}

@@ -9,11 +9,13 @@ import strawberry
 from strawberry.types import Info
 
 from shared.errors import InputError
+from shared.federation import Schema
 from shared.graphql import (
     Connection,
     Edge,
     FinpaceErrors,
     PageInfo,
+    any_role,
     check_page_size,
     decode_cursor,
     encode_cursor,
@@ -38,7 +40,10 @@ def _after(cursor: str | None) -> int | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Evidence entries in chain order, filtered by aggregate, actor, type and time.")
+    @strawberry.field(
+        description="Evidence entries in chain order, filtered by aggregate, actor, type and time.",
+        extensions=[any_role(*READERS)],
+    )
     async def audit_trail(
         self,
         info: Info,
@@ -50,7 +55,6 @@ class Query:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[AuditEntry]:
-        info.context.require(*READERS)
         if from_ and to and from_ >= to:
             raise InputError("'from' must be before 'to'.", field="from")
         trail = queries.TrailFilter(subject=subject, actor=actor, event_type=type, occurred_from=from_, occurred_to=to)
@@ -65,18 +69,20 @@ class Query:
             total_count=total,
         )
 
-    @strawberry.field(description="Verifies the whole chain and its signed checkpoints; names the first bad entry.")
+    @strawberry.field(
+        description="Verifies the whole chain and its signed checkpoints; names the first bad entry.",
+        extensions=[any_role("auditor", "admin")],
+    )
     async def verify_audit_chain(self, info: Info) -> AuditVerification:
-        info.context.require("auditor", "admin")
         config: Any = info.context.request.app.state.runtime.audit_config
         public = load_public_key(config.public_key_path())
         result = await verify_chain(info.context.sessions, config.checkpoint_dir, public)
         return AuditVerification.of(result)
 
 
-def build_schema() -> strawberry.federation.Schema:
+def build_schema() -> Schema:
     """Builds the audit subgraph schema (Federation 2.9)."""
-    return strawberry.federation.Schema(
+    return Schema(
         query=Query,
         types=[AuditActor],
         federation_version="2.9",

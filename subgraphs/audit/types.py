@@ -8,6 +8,7 @@ import uuid
 import strawberry
 from strawberry.scalars import JSON
 
+from shared.scalars import Long
 from subgraphs.audit.models import Evidence
 from subgraphs.audit.verify import VerifyResult
 
@@ -22,7 +23,7 @@ class AuditActor:
 @strawberry.federation.type(keys=["id"], description="One append-only, hash-chained evidence entry.")
 class AuditEntry:
     id: strawberry.ID = strawberry.field(description="The id of the event the entry records.")
-    sequence: int = strawberry.field(description="Position in the global chain (1, 2, ...).")
+    sequence: Long = strawberry.field(description="Position in the global chain (1, 2, ...).")
     occurred_at: dt.datetime
     recorded_at: dt.datetime
     source: str = strawberry.field(description="The domain that published the event.")
@@ -70,9 +71,9 @@ class AuditVerification:
     ok: bool
     entries_checked: int
     checkpoints_checked: int
-    last_sequence: int
+    last_sequence: Long
     last_hash: str
-    first_bad_sequence: int | None
+    first_bad_sequence: Long | None
     first_bad_event_id: str | None
     problem: str | None = strawberry.field(
         description="MISSING_ENTRY, BROKEN_LINK, HASH_MISMATCH, CHECKPOINT_MISMATCH, MISSING_TAIL "

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shared.access import access_subscriber
 from shared.app import SubscriberSpec, create_subgraph_app
 from shared.config import Settings
+from shared.tasks import stop_tasks
 from subgraphs.notification.adapters import Adapter, adapters_for, verify_webhook
 from subgraphs.notification.config import NotificationConfig
 from subgraphs.notification.dispatcher import PROVIDER_STATUSES, Dispatcher, apply_provider_status
@@ -33,7 +35,7 @@ def create_app(settings: Settings | None = None, *, config: NotificationConfig |
     app = create_subgraph_app(
         settings=settings, domain=DOMAIN, schema=build_schema(), make_loaders=lambda *_: {},
         subscribers=[SubscriberSpec(stream="FINPACE_PARTY", durable="notification-party",
-                                    handler=handle_party_event)],
+                                    handler=handle_party_event), access_subscriber(DOMAIN)],
     )
     inner = app.router.lifespan_context
 
@@ -48,9 +50,7 @@ def create_app(settings: Settings | None = None, *, config: NotificationConfig |
             try:
                 yield
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_tasks([task])
 
     app.router.lifespan_context = lifespan
 

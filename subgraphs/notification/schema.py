@@ -9,7 +9,16 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from shared.errors import DomainError, NotFound
-from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid, unit_of_work
+from shared.federation import Schema
+from shared.graphql import (
+    FinpaceErrors,
+    any_role,
+    authenticated,
+    domain_error,
+    operation_metrics,
+    parse_uuid,
+    unit_of_work,
+)
 from subgraphs.notification import models, service
 from subgraphs.notification.inputs import PublishTemplateInput, SetPreferenceInput
 from subgraphs.notification.types import (
@@ -26,13 +35,18 @@ from subgraphs.notification.types import (
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One notification and its delivery status; null when missing or not visible.")
+    @strawberry.field(
+        description="One notification and its delivery status; null when missing or not visible.",
+        extensions=[authenticated()],
+    )
     async def notification(self, info: Info, id: strawberry.ID) -> Notification | None:
         return await load_notification(info, str(id))
 
-    @strawberry.field(description="Every template version for an event type, newest first.")
+    @strawberry.field(
+        description="Every template version for an event type, newest first.",
+        extensions=[any_role("ops", "admin", "auditor")],
+    )
     async def notification_templates(self, info: Info, event_type: str) -> list[NotificationTemplate]:
-        info.context.require("ops", "admin", "auditor")
         async with info.context.sessions() as session:
             rows = (
                 (
@@ -50,28 +64,32 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Publishes the next version of a template (rendered in a sandbox at send time).")
+    @strawberry.mutation(
+        description="Publishes the next version of a template (rendered in a sandbox at send time).",
+        extensions=[any_role("ops", "admin")],
+    )
     async def publish_notification_template(
         self, info: Info, input: PublishTemplateInput, idempotency_key: str
     ) -> TemplateResult:
         command = input.to_command()
         try:
-            row = await service.publish_template(
-                unit_of_work(info, "ops", "admin"), data=command, idempotency_key=idempotency_key
-            )
+            row = await service.publish_template(unit_of_work(info), data=command, idempotency_key=idempotency_key)
         except DomainError as exc:
             return domain_error(exc)
         return NotificationTemplate.of(row)
 
-    @strawberry.mutation(description="Sets whether and where a party receives messages on a channel.")
+    @strawberry.mutation(
+        description="Sets whether and where a party receives messages on a channel.",
+        extensions=[any_role("customer", "ops", "rm", "admin")],
+    )
     async def set_notification_preference(
         self, info: Info, party_id: strawberry.ID, input: SetPreferenceInput
     ) -> PreferenceResult:
         uid = parse_uuid(party_id, field="partyId")
         command = input.to_command()
-        if not visible(info, uid):
+        if not await visible(info, uid):
             return domain_error(NotFound(f"Party '{uid}' was not found."))
-        uow = unit_of_work(info, "customer", "ops", "rm", "admin")
+        uow = unit_of_work(info)
         try:
             row = await service.set_preference(uow, party_id=uid, data=command)
         except DomainError as exc:
@@ -81,7 +99,7 @@ class Mutation:
 
 def build_schema() -> Any:
     """Builds the notification subgraph schema (Federation 2.9)."""
-    return strawberry.federation.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Party, Notification],

@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
+from shared import access
 from shared.graphql import ConflictError, IdempotencyKeyReusedError, NotFoundError
 from subgraphs.notification import models
 
@@ -22,10 +23,10 @@ Status = strawberry.enum(Enum("DeliveryStatus", {c.name: c.value for c in models
                          description="QUEUED → SENT → DELIVERED | FAILED | BOUNCED; SUPPRESSED when never sent.")
 
 
-def visible(info: Info, party_id: uuid.UUID) -> bool:
-    """Staff see every party's notifications; a customer only those of the parties in the token."""
-    principal = info.context.require()
-    return principal.has_role("ops", "rm", "admin", "auditor") or str(party_id) in principal.party_ids
+async def visible(info: Info, party_id: uuid.UUID) -> bool:
+    """Whether the caller's scope (shared/access.py) admits the party; another party's data answers like none."""
+    info.context.require()
+    return (await access.scope(info)).admits(party_id)
 
 
 @strawberry.federation.type(keys=["id"], description="One message to one party on one channel.")
@@ -64,7 +65,7 @@ async def load_notification(info: Info, notification_id: str) -> Notification | 
         return None
     async with info.context.sessions() as session:
         row = await session.get(models.Notification, key)
-    return Notification.of(row) if row is not None and visible(info, row.party_id) else None
+    return Notification.of(row) if row is not None and await visible(info, row.party_id) else None
 
 
 @strawberry.type(description="One version of a message template.")
@@ -116,23 +117,25 @@ class Party:
     @strawberry.field(description="The party's notifications, newest first.")
     async def notifications(self, info: Info, first: int = 20) -> list[Notification]:
         uid = self._uid()
-        if uid is None or not visible(info, uid):
+        info.context.require()
+        if uid is None:
             return []
         async with info.context.sessions() as session:
             rows = (await session.execute(select(models.Notification).where(models.Notification.party_id == uid)
                                           .order_by(models.Notification.created_at.desc())
                                           .limit(max(1, min(first, 100))))).scalars().all()
-        return [Notification.of(r) for r in rows]
+        return [Notification.of(r) for r in rows] if rows and await visible(info, uid) else []
 
     @strawberry.field(description="The party's channel preferences.")
     async def notification_preferences(self, info: Info) -> list[NotificationPreference]:
         uid = self._uid()
-        if uid is None or not visible(info, uid):
+        info.context.require()
+        if uid is None:
             return []
         async with info.context.sessions() as session:
             rows = (await session.execute(select(models.Preference).where(models.Preference.party_id == uid)
                                           .order_by(models.Preference.channel))).scalars().all()
-        return [NotificationPreference.of(r) for r in rows]
+        return [NotificationPreference.of(r) for r in rows] if rows and await visible(info, uid) else []
 
 
 Errors = NotFoundError | ConflictError | IdempotencyKeyReusedError

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from shared.app import SubscriberSpec, create_subgraph_app
 from shared.config import Settings
 from shared.messaging import nats_definitions_dir
+from shared.tasks import stop_tasks
 from subgraphs.partner.schema import build_schema
 from subgraphs.partner.webhooks import WebhookSender, queue_webhooks
 
@@ -50,9 +51,7 @@ def create_app(settings: Settings | None = None, *, sender: WebhookSender | None
             try:
                 yield
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_tasks([task])
 
     app.router.lifespan_context = lifespan
     return app

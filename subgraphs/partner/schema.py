@@ -10,10 +10,20 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from shared.errors import DomainError, InputError
-from shared.graphql import FinpaceErrors, domain_error, operation_metrics, parse_uuid, unit_of_work
+from shared.federation import Schema
+from shared.graphql import (
+    FinpaceErrors,
+    any_role,
+    domain_error,
+    operation_metrics,
+    parse_uuid,
+    unit_of_work,
+)
+from shared.scalars import Long
 from shared.validation import reason as check_reason
 from subgraphs.partner import models, service
 from subgraphs.partner.commands import RegisterPartner
+from subgraphs.partner.entitlements import effective_types
 from subgraphs.partner.feed import event_feed
 from subgraphs.partner.types import Partner, PartnerEvent, PartnerResult, WebhookDelivery, WebhookDeliveryResult
 
@@ -21,8 +31,11 @@ ADMINS = ("admin", "ops")
 
 
 async def current_partner(info: Info) -> models.Partner | None:
-    """Returns the calling partner: its token's `sub` is its client id (client-credentials grant, RFC 9068)."""
-    principal = info.context.require("partner")
+    """Returns the calling partner: its token's `sub` is its client id (client-credentials grant, RFC 9068).
+
+    Only fields declaring `any_role("partner")` call this, so the caller holds the partner role.
+    """
+    principal = info.context.require()
     async with info.context.sessions() as session:
         return (
             await session.execute(
@@ -42,23 +55,28 @@ class RegisterPartnerInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The calling partner's own registration.")
+    @strawberry.field(description="The calling partner's own registration.", extensions=[any_role("partner")])
     async def my_partner(self, info: Info) -> Partner | None:
         row = await current_partner(info)
-        return Partner.of(row) if row else None
+        if row is None:
+            return None
+        partner = Partner.of(row)  # the types this token may receive: registration narrowed by its scopes
+        partner.allowed_event_types = effective_types(row.allowed_event_types, info.context.principal.scopes)
+        return partner
 
-    @strawberry.field(description="Every registered partner (staff).")
+    @strawberry.field(description="Every registered partner (staff).", extensions=[any_role(*ADMINS)])
     async def partners(self, info: Info) -> list[Partner]:
-        info.context.require(*ADMINS)
         async with info.context.sessions() as session:
             rows = (await session.execute(select(models.Partner).order_by(models.Partner.client_id))).scalars()
             return [Partner.of(r) for r in rows]
 
-    @strawberry.field(description="A partner's webhook deliveries, newest first, optionally by status (staff).")
+    @strawberry.field(
+        description="A partner's webhook deliveries, newest first, optionally by status (staff).",
+        extensions=[any_role(*ADMINS)],
+    )
     async def webhook_deliveries(
         self, info: Info, partner_id: strawberry.ID, status: str | None = None, first: int = 50
     ) -> list[WebhookDelivery]:
-        info.context.require(*ADMINS)
         stmt = select(models.WebhookDelivery).where(
             models.WebhookDelivery.partner_id == parse_uuid(partner_id, field="partnerId")
         )
@@ -77,7 +95,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Registers a partner with its entitlements and webhook.")
+    @strawberry.mutation(
+        description="Registers a partner with its entitlements and webhook.",
+        extensions=[any_role("admin")],
+    )
     async def register_partner(self, info: Info, input: RegisterPartnerInput, idempotency_key: str) -> PartnerResult:
         command = RegisterPartner(
             client_id=input.client_id,
@@ -88,20 +109,19 @@ class Mutation:
         )
         try:
             return Partner.of(
-                await service.register_partner(
-                    unit_of_work(info, "admin"), data=command, idempotency_key=idempotency_key
-                )
+                await service.register_partner(unit_of_work(info), data=command, idempotency_key=idempotency_key)
             )
         except DomainError as exc:
             return domain_error(exc)
 
-    @strawberry.mutation(description="Re-queues a DEAD webhook delivery with fresh attempts.")
+    @strawberry.mutation(
+        description="Re-queues a DEAD webhook delivery with fresh attempts.",
+        extensions=[any_role(*ADMINS)],
+    )
     async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID, reason: str) -> WebhookDeliveryResult:
         key, why = parse_uuid(delivery_id, field="deliveryId"), check_reason(reason)
         try:
-            return WebhookDelivery.of(
-                await service.redeliver_webhook(unit_of_work(info, *ADMINS), delivery_id=key, reason=why)
-            )
+            return WebhookDelivery.of(await service.redeliver_webhook(unit_of_work(info), delivery_id=key, reason=why))
         except DomainError as exc:
             return domain_error(exc)
 
@@ -110,13 +130,14 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(
         description="The partner's entitled events of the given types, in stream order, "
-        "from fromSequence (else only new ones); resumable with no gap or duplicate."
+        "from fromSequence (else only new ones); resumable with no gap or duplicate.",
+        extensions=[any_role("partner")],
     )
     async def events(
-        self, info: Info, types: list[str], from_sequence: int | None = None
+        self, info: Info, types: list[str], from_sequence: Long | None = None
     ) -> AsyncGenerator[PartnerEvent, None]:
         partner = await current_partner(info)
-        allowed = list(partner.allowed_event_types) if partner else []
+        allowed = effective_types(partner.allowed_event_types, info.context.principal.scopes) if partner else []
         nc = info.context.request.app.state.runtime.nc
         async for item in event_feed(nc, allowed=allowed, types=types, from_sequence=from_sequence):
             yield PartnerEvent.of(item)
@@ -124,7 +145,7 @@ class Subscription:
 
 def build_schema() -> Any:
     """Builds the partner subgraph schema (Federation 2.9)."""
-    return strawberry.federation.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from shared.graphql import ConflictError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError
+from shared.scalars import Long
 from subgraphs.partner import models
 from subgraphs.partner.feed import FeedItem
 
@@ -59,7 +60,7 @@ class WebhookDelivery:
 @strawberry.type(description="An event on a partner stream; resume with fromSequence = sequence + 1.")
 class PartnerEvent:
     stream: str
-    sequence: int
+    sequence: Long
     type: str
     id: strawberry.ID
     occurred_at: str

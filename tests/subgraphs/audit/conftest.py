@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +14,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from starlette.applications import Starlette
@@ -18,16 +25,21 @@ from starlette.applications import Starlette
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker, platform_metadata
+from shared.embedded import EmbeddedNats, free_port
 from shared.events import Envelope
-from shared.messaging import connect, provision_from
+from shared.messaging import Handler, connect, provision_from
 from shared.migrations import upgrade
+from shared.ordered_consumer import OrderedBatchSubscriber
 from subgraphs.audit.app import create_app
 from subgraphs.audit.checkpoints import Checkpointer, load_or_create_key
 from subgraphs.audit.config import AuditConfig
-from subgraphs.audit.models import Base, install_append_only
+from subgraphs.audit.models import Base, Evidence, install_append_only
+from subgraphs.audit.service import handle_event
 from tests.helpers import GraphQLClient, serve
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
+DURABLE = "audit-party"
+BATCH = 16
 
 
 @pytest.fixture(scope="session")
@@ -63,14 +75,21 @@ async def audit_provisioned(settings: Settings) -> None:
 @pytest.fixture(scope="session")
 def audit_config(tmp_path_factory: pytest.TempPathFactory) -> AuditConfig:
     base = tmp_path_factory.mktemp("audit")
-    return AuditConfig(checkpoint_dir=base / "checkpoints", signing_key=base / "keys" / "checkpoint.pem",
-                       checkpoint_every_entries=5, checkpoint_every_seconds=1.0, checkpoint_poll_seconds=0.2,
-                       monitor_seconds=0.2, stall_seconds=30)
+    return AuditConfig(
+        checkpoint_dir=base / "checkpoints",
+        signing_key=base / "keys" / "checkpoint.pem",
+        checkpoint_every_entries=5,
+        checkpoint_every_seconds=1.0,
+        checkpoint_poll_seconds=0.2,
+        monitor_seconds=0.2,
+        stall_seconds=30,
+    )
 
 
 @pytest.fixture(scope="session")
-async def audit_app(settings: Settings, audit_db: AsyncEngine, audit_provisioned: None,
-                    audit_config: AuditConfig) -> AsyncIterator[tuple[Starlette, str]]:
+async def audit_app(
+    settings: Settings, audit_db: AsyncEngine, audit_provisioned: None, audit_config: AuditConfig
+) -> AsyncIterator[tuple[Starlette, str]]:
     app = create_app(settings, config=audit_config)
     async with serve(app) as base:
         yield app, base
@@ -88,21 +107,44 @@ def auditor(audit_http: httpx.AsyncClient, audit_app: tuple[Starlette, str], set
     return GraphQLClient(audit_http, f"{audit_app[1]}/graphql", token)
 
 
-def envelope(subject: str | None = None, *, version: int = 1, event_type: str = "PartyStatusChanged",
-             actor: str = "ops-1", reason: str | None = "customer request", **data: Any) -> Envelope:
+def envelope(
+    subject: str | None = None,
+    *,
+    version: int = 1,
+    event_type: str = "PartyStatusChanged",
+    actor: str = "ops-1",
+    reason: str | None = "customer request",
+    **data: Any,
+) -> Envelope:
     """Builds a party-like envelope (as the outbox would publish it)."""
-    body = {"party_id": subject or str(uuid.uuid4()), "before": {"status": "PROSPECT"},
-            "after": {"status": "ACTIVE"}, "amount": "10.50", **data}
-    return Envelope(id=uuid.uuid4(), type=event_type, source="party", subject=body["party_id"],
-                    aggregate_version=version, occurred_at=dt.datetime.now(dt.UTC),
-                    actor={"sub": actor, "roles": ["ops"], "client_id": None}, reason=reason,
-                    correlation_id=uuid.uuid4().hex, causation_id=None, schema_version=1, data=body,
-                    nats_subject="finpace.party.party.status_changed")
+    body = {
+        "party_id": subject or str(uuid.uuid4()),
+        "before": {"status": "PROSPECT"},
+        "after": {"status": "ACTIVE"},
+        "amount": "10.50",
+        **data,
+    }
+    return Envelope(
+        id=uuid.uuid4(),
+        type=event_type,
+        source="party",
+        subject=body["party_id"],
+        aggregate_version=version,
+        occurred_at=dt.datetime.now(dt.UTC),
+        actor={"sub": actor, "roles": ["ops"], "client_id": None},
+        reason=reason,
+        correlation_id=uuid.uuid4().hex,
+        causation_id=None,
+        schema_version=1,
+        data=body,
+        nats_subject="finpace.party.party.status_changed",
+    )
 
 
 @pytest.fixture
-async def fresh_chain(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession],
-                                                                                  Checkpointer, AuditConfig]]:
+async def fresh_chain(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], Checkpointer, AuditConfig]]:
     """A throw-away audit database (same schema and guard) with its own checkpoint directory and key."""
     name = f"finpace_audit_t{uuid.uuid4().hex[:12]}"
     admin = make_url(settings.server_database_url("postgres")).set(drivername="postgresql")
@@ -114,14 +156,97 @@ async def fresh_chain(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple
         await c.run_sync(Base.metadata.create_all)
         await c.run_sync(install_append_only)
         await c.run_sync(platform_metadata.create_all)
-    config = AuditConfig(checkpoint_dir=tmp_path / "checkpoints", signing_key=tmp_path / "key.pem",
-                         checkpoint_every_entries=5, checkpoint_every_seconds=3600)
+    config = AuditConfig(
+        checkpoint_dir=tmp_path / "checkpoints",
+        signing_key=tmp_path / "key.pem",
+        checkpoint_every_entries=5,
+        checkpoint_every_seconds=3600,
+    )
     sessions = create_sessionmaker(engine)
-    checkpointer = Checkpointer(sessions, config.checkpoint_dir, load_or_create_key(config.signing_key),
-                                every_entries=5, every_seconds=3600)
+    checkpointer = Checkpointer(
+        sessions, config.checkpoint_dir, load_or_create_key(config.signing_key), every_entries=5, every_seconds=3600
+    )
     try:
         yield sessions, checkpointer, config
     finally:
         await engine.dispose()
         await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await conn.close()
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedNats, NATS]]:
+    """A private nats-server with the repo's streams and the audit-party consumer: ack_wait 1 s, max_deliver 3,
+    no backoff schedule, and batches (max_ack_pending) of BATCH so that a few dozen events make several."""
+    server = await asyncio.to_thread(EmbeddedNats(tmp_path / "nats", port=free_port()).start)
+    nc = await connect(server.url, name="test-audit-broker")
+    try:
+        for path in sorted((REPO_NATS / "streams").glob("*.json")):
+            config = json.loads(path.read_text())
+            await nc.request(f"$JS.API.STREAM.CREATE.{config['name']}", json.dumps(config).encode(), timeout=5)
+        definition = json.loads((REPO_NATS / "consumers" / f"{DURABLE}.json").read_text())
+        config = {**definition["config"], "ack_wait": 1_000_000_000, "max_deliver": 3, "max_ack_pending": BATCH}
+        config.pop("backoff")  # the production schedule (1 s … 10 min) would make the test slow
+        reply = await nc.request(
+            f"$JS.API.CONSUMER.CREATE.FINPACE_PARTY.{DURABLE}",
+            json.dumps({"stream_name": "FINPACE_PARTY", "config": config}).encode(),
+            timeout=5,
+        )
+        assert "error" not in json.loads(reply.data), reply.data
+        yield server, nc
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        await asyncio.to_thread(server.stop)
+
+
+async def publish(js: JetStreamContext, env: Envelope) -> None:
+    """Publishes like the outbox relay: Nats-Msg-Id = event id, retried until JetStream acknowledges."""
+    body = json.dumps(env.to_dict()).encode()
+    for _ in range(200):
+        try:
+            await js.publish(env.nats_subject, body, headers={"Nats-Msg-Id": str(env.id)}, timeout=2)
+            return
+        except Exception:
+            await asyncio.sleep(0.1)
+    raise AssertionError("could not publish")
+
+
+def events(aggregates: int, versions: range) -> list[Envelope]:
+    subjects = [f"00000000-0000-4000-8000-{i:012d}" for i in range(aggregates)]
+    return [envelope(s, version=v) for v in versions for s in subjects]
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(Evidence))).scalar_one())
+
+
+async def until(predicate: Any, within: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def at_least(sessions: async_sessionmaker[AsyncSession], n: int) -> bool:
+    return await stored(sessions) >= n
+
+
+class CrashBeforeAck(OrderedBatchSubscriber):
+    """Commits its first batch, then dies before acknowledging any of it (a process killed mid-batch)."""
+
+    async def _ack_batch(self, msgs: list[Msg], applied: list[bool]) -> None:
+        raise asyncio.CancelledError
+
+
+def subscriber(
+    nc: NATS,
+    sessions: async_sessionmaker[AsyncSession],
+    handler: Handler = handle_event,
+    cls: type[OrderedBatchSubscriber] = OrderedBatchSubscriber,
+) -> OrderedBatchSubscriber:
+    """The audit-party consumer as the audit runtime runs it (batches of the consumer's max_ack_pending)."""
+    return cls(
+        nc=nc, sessions=sessions, stream="FINPACE_PARTY", durable=DURABLE, handler=handler, batch=256, fetch_timeout=0.3
+    )

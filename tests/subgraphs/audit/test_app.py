@@ -54,11 +54,16 @@ async def party_activity(settings: Settings, party_engine: AsyncEngine) -> tuple
     ctx = RequestContext(actor=Actor(sub="rm-7", roles=("rm",)), correlation_id=correlation)
     suffix = uuid.uuid4().hex[:8]
     party = await party_service.register_party(
-        UnitOfWork(sessions, ctx), data=RegisterParty(party_type=PartyType.ORGANISATION,
-                                                      legal_name=f"Audit Test {suffix} Ltd"),
-        idempotency_key=uuid.uuid4().hex)
-    await party_service.change_party_status(UnitOfWork(sessions, ctx), party_id=str(party.id),
-                                            action=LifecycleAction.SUBMIT_FOR_VERIFICATION, reason="KYC pack complete")
+        UnitOfWork(sessions, ctx),
+        data=RegisterParty(party_type=PartyType.ORGANISATION, legal_name=f"Audit Test {suffix} Ltd"),
+        idempotency_key=uuid.uuid4().hex,
+    )
+    await party_service.change_party_status(
+        UnitOfWork(sessions, ctx),
+        party_id=str(party.id),
+        action=LifecycleAction.SUBMIT_FOR_VERIFICATION,
+        reason="KYC pack complete",
+    )
     nc = await nats.connect(settings.nats_url)
     try:
         await OutboxRelay(engine=party_engine, js=nc.jetstream(), domain="party").drain()
@@ -74,8 +79,9 @@ async def wait_for(predicate, within: float = 20.0) -> None:  # type: ignore[no-
         await asyncio.sleep(0.1)
 
 
-async def test_party_events_become_chained_evidence(auditor: GraphQLClient, settings: Settings,
-                                                    party_engine: AsyncEngine) -> None:
+async def test_party_events_become_chained_evidence(
+    auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine
+) -> None:
     party_id, correlation = await party_activity(settings, party_engine)
 
     async def arrived() -> bool:
@@ -86,7 +92,7 @@ async def test_party_events_become_chained_evidence(auditor: GraphQLClient, sett
     trail = (await auditor.data(TRAIL, {"subject": party_id, "first": 10}))["auditTrail"]
     registered, changed = (e["node"] for e in trail["edges"])
     assert registered["type"] == "PartyRegistered" and changed["type"] == "PartyStatusChanged"
-    assert registered["sequence"] < changed["sequence"]
+    assert int(registered["sequence"]) < int(changed["sequence"])  # Long: a decimal string
     assert (registered["aggregateVersion"], changed["aggregateVersion"]) == (1, 2)
     assert changed["reason"] == "KYC pack complete" and changed["correlationId"] == correlation
     assert changed["actor"] == {"sub": "rm-7", "roles": ["rm"]}
@@ -97,27 +103,40 @@ async def test_party_events_become_chained_evidence(auditor: GraphQLClient, sett
 
 
 async def test_every_party_outbox_event_has_exactly_one_evidence_entry(
-        auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine,
-        audit_sessions: async_sessionmaker[AsyncSession]) -> None:
+    auditor: GraphQLClient,
+    settings: Settings,
+    party_engine: AsyncEngine,
+    audit_sessions: async_sessionmaker[AsyncSession],
+) -> None:
     for _ in range(3):
         await party_activity(settings, party_engine)
     async with create_sessionmaker(party_engine)() as session:
-        published = set((await session.execute(
-            select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None)))).scalars())
+        published = set(
+            (
+                await session.execute(select(outbox_table.c.event_id).where(outbox_table.c.published_at.is_not(None)))
+            ).scalars()
+        )
 
     async def all_recorded() -> bool:
         async with audit_sessions() as session:
-            stored = (await session.execute(select(func.count()).select_from(Evidence).where(
-                Evidence.event_id.in_(published)))).scalar_one()
+            stored = (
+                await session.execute(
+                    select(func.count()).select_from(Evidence).where(Evidence.event_id.in_(published))
+                )
+            ).scalar_one()
         return bool(stored == len(published))
 
     await wait_for(all_recorded, within=60)
     async with audit_sessions() as session:
-        per_event = (await session.execute(text(
-            "SELECT event_id, count(*) AS n FROM audit_evidence GROUP BY event_id HAVING count(*) > 1"))).all()
+        per_event = (
+            await session.execute(
+                text("SELECT event_id, count(*) AS n FROM audit_evidence GROUP BY event_id HAVING count(*) > 1")
+            )
+        ).all()
         # One statement, one snapshot: every inbox row has its evidence entry and vice versa.
-        unmatched = (await session.execute(text(
-            "SELECT (SELECT count(*) FROM inbox) - (SELECT count(*) FROM audit_evidence)"))).scalar()
+        unmatched = (
+            await session.execute(text("SELECT (SELECT count(*) FROM inbox) - (SELECT count(*) FROM audit_evidence)"))
+        ).scalar()
     assert per_event == [] and len(published) >= 6 and unmatched == 0
 
 
@@ -131,13 +150,14 @@ async def test_trail_pages_and_filters(auditor: GraphQLClient, settings: Setting
     await wait_for(arrived)
     page1 = (await auditor.data(TRAIL, {"subject": party_id, "first": 1}))["auditTrail"]
     assert page1["pageInfo"]["hasNextPage"] and len(page1["edges"]) == 1
-    page2 = (await auditor.data(TRAIL, {"subject": party_id, "first": 1,
-                                        "after": page1["pageInfo"]["endCursor"]}))["auditTrail"]
+    page2 = (await auditor.data(TRAIL, {"subject": party_id, "first": 1, "after": page1["pageInfo"]["endCursor"]}))[
+        "auditTrail"
+    ]
     assert not page2["pageInfo"]["hasNextPage"]
     assert page2["edges"][0]["node"]["prevHash"] != page1["edges"][0]["node"]["prevHash"]
-    by_type = (await auditor.data(TRAIL, {"subject": party_id, "type": "PartyStatusChanged", "first": 10}))
+    by_type = await auditor.data(TRAIL, {"subject": party_id, "type": "PartyStatusChanged", "first": 10})
     assert by_type["auditTrail"]["totalCount"] == 1
-    by_actor = (await auditor.data(TRAIL, {"actor": "nobody-" + uuid.uuid4().hex, "first": 10}))
+    by_actor = await auditor.data(TRAIL, {"actor": "nobody-" + uuid.uuid4().hex, "first": 10})
     assert by_actor["auditTrail"]["totalCount"] == 0
 
 
@@ -155,9 +175,13 @@ async def test_bad_input_and_roles_are_refused(auditor: GraphQLClient, settings:
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_extracts_as_json_lines_and_csv(auditor: GraphQLClient, settings: Settings, party_engine: AsyncEngine,
-                                              audit_sessions: async_sessionmaker[AsyncSession],
-                                              tmp_path: Path) -> None:
+async def test_extracts_as_json_lines_and_csv(
+    auditor: GraphQLClient,
+    settings: Settings,
+    party_engine: AsyncEngine,
+    audit_sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
     party_id, _ = await party_activity(settings, party_engine)
 
     async def arrived() -> bool:
@@ -167,8 +191,13 @@ async def test_extracts_as_json_lines_and_csv(auditor: GraphQLClient, settings: 
     await wait_for(arrived)
     seen: list[tuple[int, int]] = []
     trail = TrailFilter(subject=party_id)
-    jsonl = await write_extract(audit_sessions, tmp_path / "trail.jsonl", fmt="jsonl", trail=trail,
-                                progress=lambda done, total: seen.append((done, total)))
+    jsonl = await write_extract(
+        audit_sessions,
+        tmp_path / "trail.jsonl",
+        fmt="jsonl",
+        trail=trail,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     lines = [json.loads(line) for line in (tmp_path / "trail.jsonl").read_text().splitlines()]
     assert jsonl.rows == 2 and seen[-1] == (2, 2)
     assert [r["event_type"] for r in lines] == ["PartyRegistered", "PartyStatusChanged"]
@@ -181,8 +210,12 @@ async def test_extracts_as_json_lines_and_csv(auditor: GraphQLClient, settings: 
 
 
 async def test_stopped_consumer_turns_health_red_and_shows_lag(
-        audit_app: tuple[Starlette, str], audit_http: httpx.AsyncClient, auditor: GraphQLClient,
-        settings: Settings, party_engine: AsyncEngine) -> None:
+    audit_app: tuple[Starlette, str],
+    audit_http: httpx.AsyncClient,
+    auditor: GraphQLClient,
+    settings: Settings,
+    party_engine: AsyncEngine,
+) -> None:
     app, base = audit_app
     assert (await audit_http.get(f"{base}/health")).status_code == 200
     await app.state.audit.stop_consumer("audit-party")
@@ -195,8 +228,9 @@ async def test_stopped_consumer_turns_health_red_and_shows_lag(
 
         async def lag_visible() -> bool:
             body = (await audit_http.get(f"{base}/metrics")).text
-            line = next((x for x in body.splitlines()
-                         if x.startswith('finpace_consumer_pending{consumer="audit-party"}')), "")
+            line = next(
+                (x for x in body.splitlines() if x.startswith('finpace_consumer_pending{consumer="audit-party"}')), ""
+            )
             down = 'finpace_audit_consumer_up{consumer="audit-party"} 0.0' in body
             return bool(line) and float(line.split()[-1]) >= 2 and down
 
@@ -205,14 +239,16 @@ async def test_stopped_consumer_turns_health_red_and_shows_lag(
         app.state.audit.start_consumer("audit-party")
 
     async def green() -> bool:
-        return (await audit_http.get(f"{base}/ready")).status_code == 200 and \
-            (await audit_http.get(f"{base}/health")).status_code == 200
+        return (await audit_http.get(f"{base}/ready")).status_code == 200 and (
+            await audit_http.get(f"{base}/health")
+        ).status_code == 200
 
     await wait_for(green)
 
 
-def test_cli_verify_and_extract(audit_app: tuple[Starlette, str], audit_config: Any, settings: Settings,
-                                tmp_path: Path, monkeypatch: Any) -> None:
+def test_cli_verify_and_extract(
+    audit_app: tuple[Starlette, str], audit_config: Any, settings: Settings, tmp_path: Path, monkeypatch: Any
+) -> None:
     import contextlib as _contextlib
 
     from click.testing import CliRunner

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from subgraphs.audit.chain import GENESIS_HASH, entry_hash
+from subgraphs.audit.chain import CANONICAL_JSON_SQL, GENESIS_HASH, canonical_entry, canonical_from_json, entry_hash
 from subgraphs.audit.checkpoints import Checkpointer, load_public_key
 from subgraphs.audit.config import AuditConfig
 from subgraphs.audit.models import Evidence
@@ -66,11 +68,14 @@ async def test_each_entry_links_to_the_previous_hash(fresh_chain: Chain) -> None
     assert rows[0].actor_sub == "ops-1" and rows[0].reason == "customer request"
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_evidence SET reason = 'changed' WHERE sequence = 1",
-    "DELETE FROM audit_evidence WHERE sequence = 1",
-    "TRUNCATE audit_evidence",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_evidence SET reason = 'changed' WHERE sequence = 1",
+        "DELETE FROM audit_evidence WHERE sequence = 1",
+        "TRUNCATE audit_evidence",
+    ],
+)
 async def test_update_delete_truncate_are_refused(fresh_chain: Chain, statement: str) -> None:
     await build(fresh_chain, 2)
     async with fresh_chain[0]() as session:
@@ -96,10 +101,12 @@ async def test_deleted_row_is_named(fresh_chain: Chain) -> None:
 
 async def test_swapped_rows_are_named(fresh_chain: Chain) -> None:
     await build(fresh_chain)
-    await tamper(fresh_chain,
-                 "UPDATE audit_evidence SET sequence = -3 WHERE sequence = 3",
-                 "UPDATE audit_evidence SET sequence = 3 WHERE sequence = 8",
-                 "UPDATE audit_evidence SET sequence = 8 WHERE sequence = -3")
+    await tamper(
+        fresh_chain,
+        "UPDATE audit_evidence SET sequence = -3 WHERE sequence = 3",
+        "UPDATE audit_evidence SET sequence = 3 WHERE sequence = 8",
+        "UPDATE audit_evidence SET sequence = 8 WHERE sequence = -3",
+    )
     result = await verify(fresh_chain)
     assert (result.ok, result.first_bad_sequence, result.problem) == (False, 3, "BROKEN_LINK")
 
@@ -117,13 +124,14 @@ async def test_rewrite_and_rehash_is_caught_by_the_external_checkpoint(fresh_cha
     await tamper(fresh_chain, "UPDATE audit_evidence SET reason = 'nothing to see' WHERE sequence = 4")
     async with sessions() as session, session.begin():
         await session.execute(text("ALTER TABLE audit_evidence DISABLE TRIGGER USER"))
-        rows = (await session.execute(
-            text("SELECT * FROM audit_evidence WHERE sequence >= 3 ORDER BY sequence"))).all()
+        rows = (await session.execute(text("SELECT * FROM audit_evidence WHERE sequence >= 3 ORDER BY sequence"))).all()
         prev = rows[0].hash
         for row in rows[1:]:
             new = entry_hash(prev, row)
-            await session.execute(text("UPDATE audit_evidence SET prev_hash = :p, hash = :h WHERE sequence = :s"),
-                                  {"p": prev, "h": new, "s": row.sequence})
+            await session.execute(
+                text("UPDATE audit_evidence SET prev_hash = :p, hash = :h WHERE sequence = :s"),
+                {"p": prev, "h": new, "s": row.sequence},
+            )
             prev = new
         await session.execute(text("ALTER TABLE audit_evidence ENABLE TRIGGER USER"))
     result = await verify(fresh_chain)
@@ -172,8 +180,13 @@ async def test_checkpoints_are_also_time_based_and_resume_from_the_directory(fre
 
 async def test_long_and_unicode_fields_are_recorded_and_verify(fresh_chain: Chain) -> None:
     sessions = fresh_chain[0]
-    env = envelope(reason="Grund: Überprüfung 🔍 " * 50, note="ünïcödé", amount="1234567.8900", ratio=0.1,
-                   nested={"b": [1, 2.5, None, True], "a": {"z": "x"}})
+    env = envelope(
+        reason="Grund: Überprüfung 🔍 " * 50,
+        note="ünïcödé",
+        amount="1234567.8900",
+        ratio=0.1,
+        nested={"b": [1, 2.5, None, True], "a": {"z": "x"}},
+    )
     env = type(env)(**{**env.__dict__, "correlation_id": "c" * 300})
     async with sessions() as session, session.begin():
         await append_evidence(session, env)
@@ -188,7 +201,34 @@ async def test_verdicts_hold_across_small_batches(fresh_chain: Chain) -> None:
     seen: list[int] = []
     intact = await verify_chain(sessions, config.checkpoint_dir, public, batch=4, progress=seen.append)
     assert intact.ok and intact.entries_checked == 12 and seen == [4, 8, 12]
-    await tamper(fresh_chain, "UPDATE audit_evidence SET actor = '{\"sub\": \"mallory\"}' WHERE sequence = 9")
+    await tamper(fresh_chain, 'UPDATE audit_evidence SET actor = \'{"sub": "mallory"}\' WHERE sequence = 9')
     broken = await verify_chain(sessions, config.checkpoint_dir, public, batch=4)
     assert (broken.ok, broken.first_bad_sequence, broken.problem, broken.entries_checked) == (
-        False, 9, "HASH_MISMATCH", 8)
+        False,
+        9,
+        "HASH_MISMATCH",
+        8,
+    )
+
+
+async def test_the_verifier_s_sql_form_gives_the_canonical_bytes_of_each_entry(fresh_chain: Chain) -> None:
+    sessions = fresh_chain[0]
+    tricky = [
+        envelope(reason='quote " backslash \\ newline \n tab \t bell \x07 ' + "\u2028 \u00e9 \U0001f50d", note=""),
+        envelope(reason=None, nested={"b": [1, -2.5, 0.1, 1e-07, 2**53 + 1, None, False], "a": {"": {}}, "Z": []}),
+        envelope(actor="ünï", amount="-0.00", **{"key with space": "v", "ü": 1, "a": 2}),
+    ]
+    eastern = dt.timezone(dt.timedelta(hours=-5, minutes=-30))
+    later = {"id": uuid.uuid4(), "occurred_at": dt.datetime(1999, 12, 31, 23, 30, tzinfo=eastern)}
+    tricky.append(type(tricky[0])(**{**tricky[0].__dict__, **later}))
+    for env in tricky:
+        async with sessions() as session, session.begin():
+            await append_evidence(session, env)
+    async with sessions() as session:
+        rows = (await session.execute(select(*Evidence.__table__.c).order_by(Evidence.sequence))).all()
+        sql = (await session.execute(text(f"SELECT {CANONICAL_JSON_SQL} FROM audit_evidence ORDER BY sequence"))).all()
+    assert len(rows) == len(sql) == 4
+    for row, (body,) in zip(rows, sql, strict=True):
+        assert canonical_from_json(body) == canonical_entry(row)
+    assert b'"occurred_at":"2000-01-01T05:00:00.000000Z"' in canonical_entry(rows[3])
+    assert (await verify(fresh_chain)).ok

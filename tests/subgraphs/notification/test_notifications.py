@@ -21,6 +21,7 @@ from subgraphs.notification.models import Notification, Template
 from subgraphs.notification.schema import build_schema
 from tests.helpers import GraphQLClient
 from tests.subgraphs.notification.conftest import WEBHOOK_SECRET, Provider, publish_party_event, until
+from tests.subgraphs.support import apply_access, granted
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "notification.graphql"
 
@@ -223,7 +224,8 @@ async def test_templates_are_versioned_idempotent_and_validated(
     assert await count() == before
 
 
-async def test_customers_see_only_their_own_notifications(ops: GraphQLClient, settings: Settings) -> None:
+async def test_customers_see_only_their_own_notifications(ops: GraphQLClient, settings: Settings,
+                                                          note_sessions: async_sessionmaker[AsyncSession]) -> None:
     etype, mine, other = event_type(), str(uuid.uuid4()), str(uuid.uuid4())
     await template(ops, etype, channel="SECURE_MESSAGE", body="hi")
     await prefer(ops, other, "SECURE_MESSAGE", "inbox")
@@ -234,7 +236,8 @@ async def test_customers_see_only_their_own_notifications(ops: GraphQLClient, se
 
     await until(queued)
     note_id = (await notes(ops, other))[0]["id"]
-    customer = ops.with_token(issue_dev_token(settings, role="customer", sub="c-9", party_ids=[mine]))
+    await apply_access(note_sessions, granted(mine, "c-9"))  # entitled to its own party only
+    customer = ops.with_token(issue_dev_token(settings, role="customer", sub="c-9", party_ids=[mine, other]))
     assert (await customer.data("query($id: ID!) { notification(id: $id) { id } }", {"id": note_id})) == {
         "notification": None}
     assert await notes(customer, other) == []
@@ -247,6 +250,15 @@ async def test_customers_see_only_their_own_notifications(ops: GraphQLClient, se
                                                 "enabled": False, "address": "+447700900999"}
     bad = await customer(PREFER, {"party": mine, "input": {"channel": "SMS", "enabled": True, "address": "12"}})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # notification is @authenticated; templates are staff @policy; an auditor may not set preferences.
+    anonymous = await ops.with_token(None)("query($id: ID!) { notification(id: $id) { id } }", {"id": note_id})
+    assert anonymous["data"] == {"notification": None}
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    templates = await customer("query($t: String!) { notificationTemplates(eventType: $t) { id } }", {"t": etype})
+    assert templates["data"] is None and templates["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    auditor = ops.with_token(issue_dev_token(settings, role="auditor", sub="aud-9"))
+    refused = await auditor(PREFER, {"party": mine, "input": {"channel": "SMS", "enabled": True, "address": "+4477"}})
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_webhook_signature_rules() -> None:

@@ -23,7 +23,7 @@ from tests.subgraphs.partner.conftest import REGISTER, Receiver, publish, regist
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "partner.graphql"
 REGISTERED, CONSENT = "finpace.party.party.registered", "finpace.party.consent.recorded"
-EVENTS = """subscription E($types: [String!]!, $from: Int) {
+EVENTS = """subscription E($types: [String!]!, $from: Long) {
   events(types: $types, fromSequence: $from) { stream sequence type id subject data } }"""
 DELIVERIES = """query D($p: ID!, $s: String) { webhookDeliveries(partnerId: $p, status: $s) {
   id status attempts lastStatusCode eventId } }"""
@@ -93,12 +93,12 @@ async def test_subscription_is_entitled_ordered_and_resumable(admin: GraphQLClie
 
     got: list[dict[str, Any]] = []
     while len(ours(got)) < 2:
-        got += await read(token_a, [REGISTERED], got[-1]["sequence"] + 1 if got else first_seq, 1)
-    resumed = await read(token_a, [REGISTERED], got[-1]["sequence"] + 1, 1)
+        got += await read(token_a, [REGISTERED], int(got[-1]["sequence"]) + 1 if got else first_seq, 1)
+    resumed = await read(token_a, [REGISTERED], int(got[-1]["sequence"]) + 1, 1)
     while mine[2] not in ours(got + resumed):
-        resumed += await read(token_a, [REGISTERED], resumed[-1]["sequence"] + 1, 1)
+        resumed += await read(token_a, [REGISTERED], int(resumed[-1]["sequence"]) + 1, 1)
     everything = got + resumed
-    sequences = [i["sequence"] for i in everything]
+    sequences = [int(i["sequence"]) for i in everything]
     assert ours(everything) == mine and sequences == sorted(set(sequences))  # no gap in ours, no duplicate
     assert {i["type"] for i in everything} == {REGISTERED} and {i["stream"] for i in everything} == {"FINPACE_PARTY"}
 
