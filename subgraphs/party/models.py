@@ -259,7 +259,7 @@ class PartyRelationship(Base):
 
     @staticmethod
     def check_ownership(relationship_type: RelationshipType, ownership_pct: Decimal | None) -> None:
-        if ownership_pct is not None and not (Decimal(0) < ownership_pct <= Decimal(100)):
+        if ownership_pct is not None and not (ownership_pct.is_finite() and Decimal(0) < ownership_pct <= Decimal(100)):
             raise InputError(f"ownershipPct {ownership_pct} must be above 0 and at most 100.", field="ownershipPct")
         if ownership_pct is not None and relationship_type != RelationshipType.PARENT_OF:
             raise InputError("ownershipPct applies only to PARENT_OF relationships.", field="ownershipPct")

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.access import RequestAccess, Scope
 from shared.auth import Principal
 from shared.loaders import rows_by_parent
 from subgraphs.party.models import (
@@ -29,40 +30,12 @@ from subgraphs.party.models import (
     RmAssignment,
 )
 
-STAFF_ROLES = ("rm", "ops", "admin", "auditor")
 
-
-def visible_party_ids(principal: Principal | None) -> frozenset[str] | None:
-    """Returns the parties a customer may see, or None when the caller sees every party (staff)."""
-    if principal is None or principal.has_role(*STAFF_ROLES):
-        return None
-    return principal.party_ids
-
-
-def _visible(stmt: Select[Any], principal: Principal | None) -> Select[Any]:
-    allowed = visible_party_ids(principal)
-    if allowed is None:
-        return stmt
-    ids = [uuid.UUID(p) for p in allowed if _is_uuid(p)]
-    return stmt.where(Party.id.in_(ids))
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-async def load_parties_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID],
-                              principal: Principal | None = None) -> list[Party | None]:
-    """Loads parties in one query, in the order asked (None where missing or not visible)."""
-    rows = (await session.execute(_visible(select(Party).where(Party.id.in_(ids)), principal))).scalars().all()
-    by_id = {row.id: row for row in rows}
+async def load_parties_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID], scope: Scope) -> list[Party | None]:
+    """Loads parties in one query, in the order asked (None where missing or not in the caller's scope)."""
+    rows = (await session.execute(select(Party).where(Party.id.in_(ids)))).scalars().all()
+    by_id = {row.id: row for row in rows if scope.admits(row.id)}
     return [by_id.get(i) for i in ids]
-
-
 
 
 @dataclass
@@ -70,7 +43,7 @@ class PartyLoaders:
     """Per-request DataLoaders: N parties or N parties' children cost one query each."""
 
     sessions: async_sessionmaker[AsyncSession]
-    principal: Principal | None
+    access: RequestAccess
     party: DataLoader = field(init=False)
     addresses: DataLoader = field(init=False)
     contact_points: DataLoader = field(init=False)
@@ -84,8 +57,9 @@ class PartyLoaders:
 
     def __post_init__(self) -> None:
         async def batch_parties(ids: list[uuid.UUID]) -> list[Party | None]:
+            scope = await self.access.scope()
             async with self.sessions() as session:
-                return await load_parties_by_ids(session, ids, self.principal)
+                return await load_parties_by_ids(session, ids, scope)
 
         self.party = DataLoader(batch_parties)
         child: Callable[..., DataLoader] = lambda m, c, o: rows_by_parent(self.sessions, m, c, o)  # noqa: E731
@@ -101,9 +75,10 @@ class PartyLoaders:
         self.entitlements = child(Entitlement, Entitlement.party_id, Entitlement.created_at)
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> PartyLoaders:
-    """Builds the loaders of one request."""
-    return PartyLoaders(sessions, principal)
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: RequestAccess | None = None) -> PartyLoaders:
+    """Builds the loaders of one request (the access state is the request's; a bare one for direct callers)."""
+    return PartyLoaders(sessions, access or RequestAccess(sessions, principal))
 
 
 @dataclass(frozen=True)
@@ -116,7 +91,7 @@ class PartyFilter:
 
 
 async def list_parties(session: AsyncSession, *, filter: PartyFilter, first: int, after: list[Any] | None,
-                       principal: Principal | None) -> tuple[list[Party], bool, int]:
+                       scope: Scope) -> tuple[list[Party], bool, int]:
     """Returns one page of parties ordered by (legal name, id), whether more follow, and the total."""
     conditions = []
     if filter.name_prefix:
@@ -127,14 +102,18 @@ async def list_parties(session: AsyncSession, *, filter: PartyFilter, first: int
                           (Party.relationship_manager_id, filter.relationship_manager_id)]:
         if value is not None:
             conditions.append(column == value)
-    base = _visible(select(Party).where(and_(True, *conditions)), principal)
+    visible = scope.party_uuids()
+    if visible is not None:
+        conditions.append(Party.id.in_(visible))
+    base = select(Party).where(and_(True, *conditions))
     total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     page = base
     if after is not None and len(after) == 2:
         name, last_id = str(after[0]), uuid.UUID(str(after[1]))
         page = page.where(or_(Party.legal_name > name, and_(Party.legal_name == name, Party.id > last_id)))
     rows = list((await session.execute(page.order_by(Party.legal_name, Party.id).limit(first + 1))).scalars())
-    return rows[:first], len(rows) > first, total
+    shown = [r for r in rows[:first] if scope.admits(r.id)]  # notes the staff reads for access evidence
+    return shown, len(rows) > first, total
 
 
 @dataclass

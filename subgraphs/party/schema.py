@@ -8,11 +8,15 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from shared import access
+from shared.federation import Schema
 from shared.graphql import (
     Connection,
     Edge,
     FinpaceErrors,
     PageInfo,
+    any_role,
+    authenticated,
     check_page_size,
     decode_cursor,
     encode_cursor,
@@ -63,23 +67,27 @@ WRITERS = ("ops", "rm", "admin")
 
 async def _transition(info: Info, party_id: strawberry.ID, action: LifecycleAction, reason: str) -> Any:
     return await run_command(
-        service.change_party_status(unit_of_work(info, *WRITERS), party_id=str(party_id), action=action, reason=reason),
+        service.change_party_status(unit_of_work(info), party_id=str(party_id), action=action, reason=reason),
         Party.of,
     )
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One party by id; null when it does not exist or is not visible to the caller.")
+    @strawberry.field(
+        description="One party by id; null when it does not exist or is not visible to the caller.",
+        extensions=[authenticated()],
+    )
     async def party(self, info: Info, id: strawberry.ID) -> Party | None:
-        info.context.require()
         return await Party.load(info, parse_uuid(id))
 
-    @strawberry.field(description="Parties ordered by legal name, as a cursor connection (page size 1-100).")
+    @strawberry.field(
+        description="Parties ordered by legal name, as a cursor connection (page size 1-100).",
+        extensions=[authenticated()],
+    )
     async def parties(
         self, info: Info, filter: PartyFilterInput | None = None, first: int = 20, after: str | None = None
     ) -> Connection[Party]:
-        principal = info.context.require()
         f = filter or PartyFilterInput()
         criteria = queries.PartyFilter(
             name_prefix=f.name_prefix,
@@ -88,9 +96,10 @@ class Query:
             segment=f.segment,
             relationship_manager_id=f.relationship_manager_id,
         )
+        scope = await access.scope(info)
         async with info.context.sessions() as session:
             rows, has_next, total = await queries.list_parties(
-                session, filter=criteria, first=check_page_size(first), after=decode_cursor(after), principal=principal
+                session, filter=criteria, first=check_page_size(first), after=decode_cursor(after), scope=scope
             )
         edges = [Edge(cursor=encode_cursor([r.legal_name, str(r.id)]), node=Party.of(r)) for r in rows]
         return Connection(
@@ -99,75 +108,79 @@ class Query:
             total_count=total,
         )
 
-    @strawberry.field(description="The whole group tree of the party's group, from its ultimate parent.")
+    @strawberry.field(
+        description="The whole group tree of the party's group, from its ultimate parent.",
+        extensions=[authenticated()],
+    )
     async def party_group(self, info: Info, party_id: strawberry.ID) -> GroupNode | None:
-        info.context.require()
         party = await Party.load(info, parse_uuid(party_id, field="partyId"))
         return await party.group(info) if party else None  # type: ignore[misc]
 
-    @strawberry.field(description="The consents in force for a party at an instant.")
+    @strawberry.field(description="The consents in force for a party at an instant.", extensions=[authenticated()])
     async def consents_as_of(self, info: Info, party_id: strawberry.ID, at: dt.datetime) -> list[Consent]:
-        info.context.require()
         party = await Party.load(info, parse_uuid(party_id, field="partyId"))
         return await party.consents(info, as_of=at) if party else []  # type: ignore[misc]
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Registers a person or organisation (PROSPECT unless submitted for verification).")
+    @strawberry.mutation(
+        description="Registers a person or organisation (PROSPECT unless submitted for verification).",
+        extensions=[any_role(*WRITERS)],
+    )
     async def register_party(self, info: Info, input: RegisterPartyInput, idempotency_key: str) -> PartyResult:
         command = input.to_command()
         return await run_command(
-            service.register_party(unit_of_work(info, *WRITERS), data=command, idempotency_key=idempotency_key),
+            service.register_party(unit_of_work(info), data=command, idempotency_key=idempotency_key),
             Party.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def update_party_details(
         self, info: Info, party_id: strawberry.ID, input: UpdatePartyDetailsInput, reason: str
     ) -> PartyResult:
         return await run_command(
             service.update_party_details(
-                unit_of_work(info, *WRITERS), party_id=str(party_id), changes=input.to_command(), reason=reason
+                unit_of_work(info), party_id=str(party_id), changes=input.to_command(), reason=reason
             ),
             Party.of,
         )
 
-    @strawberry.mutation(description="PROSPECT → PENDING_VERIFICATION.")
+    @strawberry.mutation(description="PROSPECT → PENDING_VERIFICATION.", extensions=[any_role(*WRITERS)])
     async def submit_party_for_verification(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.SUBMIT_FOR_VERIFICATION, reason)
 
-    @strawberry.mutation(description="PENDING_VERIFICATION → ACTIVE.")
+    @strawberry.mutation(description="PENDING_VERIFICATION → ACTIVE.", extensions=[any_role(*WRITERS)])
     async def activate_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.ACTIVATE, reason)
 
-    @strawberry.mutation(description="PENDING_VERIFICATION → REJECTED.")
+    @strawberry.mutation(description="PENDING_VERIFICATION → REJECTED.", extensions=[any_role(*WRITERS)])
     async def reject_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.REJECT, reason)
 
-    @strawberry.mutation(description="ACTIVE → RESTRICTED.")
+    @strawberry.mutation(description="ACTIVE → RESTRICTED.", extensions=[any_role(*WRITERS)])
     async def restrict_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.RESTRICT, reason)
 
-    @strawberry.mutation(description="RESTRICTED → ACTIVE.")
+    @strawberry.mutation(description="RESTRICTED → ACTIVE.", extensions=[any_role(*WRITERS)])
     async def lift_party_restriction(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.LIFT_RESTRICTION, reason)
 
-    @strawberry.mutation(description="ACTIVE or RESTRICTED → CLOSED.")
+    @strawberry.mutation(description="ACTIVE or RESTRICTED → CLOSED.", extensions=[any_role(*WRITERS)])
     async def close_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.CLOSE, reason)
 
-    @strawberry.mutation(description="CLOSED → ACTIVE.")
+    @strawberry.mutation(description="CLOSED → ACTIVE.", extensions=[any_role(*WRITERS)])
     async def reopen_party(self, info: Info, party_id: strawberry.ID, reason: str) -> PartyResult:
         return await _transition(info, party_id, LifecycleAction.REOPEN, reason)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def add_address(
         self, info: Info, party_id: strawberry.ID, input: AddressInput, idempotency_key: str
     ) -> AddressResult:
         return await run_command(
             service.add_address(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 party_id=str(party_id),
                 data=input.to_command(),
                 idempotency_key=idempotency_key,
@@ -175,13 +188,13 @@ class Mutation:
             Address.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def add_contact_point(
         self, info: Info, party_id: strawberry.ID, input: ContactPointInput, idempotency_key: str
     ) -> ContactPointResult:
         return await run_command(
             service.add_contact_point(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 party_id=str(party_id),
                 data=input.to_command(),
                 idempotency_key=idempotency_key,
@@ -189,13 +202,13 @@ class Mutation:
             ContactPoint.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def add_identifier(
         self, info: Info, party_id: strawberry.ID, input: IdentifierInput, idempotency_key: str
     ) -> IdentifierResult:
         return await run_command(
             service.add_identifier(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 party_id=str(party_id),
                 data=input.to_command(),
                 idempotency_key=idempotency_key,
@@ -203,71 +216,66 @@ class Mutation:
             Identifier.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def deactivate_identifier(self, info: Info, identifier_id: strawberry.ID, reason: str) -> IdentifierResult:
         return await run_command(
-            service.deactivate_identifier(
-                unit_of_work(info, *WRITERS), identifier_id=str(identifier_id), reason=reason
-            ),
+            service.deactivate_identifier(unit_of_work(info), identifier_id=str(identifier_id), reason=reason),
             Identifier.of,
         )
 
-    @strawberry.mutation(description="Links two parties; PARENT_OF links build the group hierarchy (no cycles).")
+    @strawberry.mutation(
+        description="Links two parties; PARENT_OF links build the group hierarchy (no cycles).",
+        extensions=[any_role(*WRITERS)],
+    )
     async def link_parties(
         self, info: Info, input: LinkPartiesInput, reason: str, idempotency_key: str
     ) -> RelationshipResult:
         return await run_command(
             service.link_parties(
-                unit_of_work(info, *WRITERS), data=input.to_command(), reason=reason, idempotency_key=idempotency_key
+                unit_of_work(info), data=input.to_command(), reason=reason, idempotency_key=idempotency_key
             ),
             PartyRelationship.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def unlink_parties(self, info: Info, relationship_id: strawberry.ID, reason: str) -> RelationshipResult:
         return await run_command(
-            service.unlink_parties(unit_of_work(info, *WRITERS), relationship_id=str(relationship_id), reason=reason),
+            service.unlink_parties(unit_of_work(info), relationship_id=str(relationship_id), reason=reason),
             PartyRelationship.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def assign_contact_role(
         self, info: Info, input: AssignContactRoleInput, idempotency_key: str
     ) -> ContactRoleResult:
         return await run_command(
-            service.assign_contact_role(
-                unit_of_work(info, *WRITERS), data=input.to_command(), idempotency_key=idempotency_key
-            ),
+            service.assign_contact_role(unit_of_work(info), data=input.to_command(), idempotency_key=idempotency_key),
             ContactRole.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def revoke_contact_role(self, info: Info, contact_role_id: strawberry.ID, reason: str) -> ContactRoleResult:
         return await run_command(
-            service.revoke_contact_role(
-                unit_of_work(info, *WRITERS), contact_role_id=str(contact_role_id), reason=reason
-            ),
+            service.revoke_contact_role(unit_of_work(info), contact_role_id=str(contact_role_id), reason=reason),
             ContactRole.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role("ops", "admin")])
     async def assign_relationship_manager(
         self, info: Info, party_id: strawberry.ID, rm_id: str, reason: str
     ) -> PartyResult:
         return await run_command(
-            service.assign_relationship_manager(
-                unit_of_work(info, "ops", "admin"), party_id=str(party_id), rm_id=rm_id, reason=reason
-            ),
+            service.assign_relationship_manager(unit_of_work(info), party_id=str(party_id), rm_id=rm_id, reason=reason),
             Party.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def offer_agreement(
         self, info: Info, party_id: strawberry.ID, agreement_type: str, terms_version: str, idempotency_key: str
     ) -> AgreementResult:
         return await run_command(
             service.offer_agreement(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 party_id=str(party_id),
                 agreement_type=agreement_type,
                 terms_version=terms_version,
@@ -276,11 +284,11 @@ class Mutation:
             Agreement.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def sign_agreement(self, info: Info, agreement_id: strawberry.ID, reason: str) -> AgreementResult:
         return await run_command(
             service.change_agreement(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 agreement_id=str(agreement_id),
                 target=AgreementStatus.SIGNED,
                 reason=reason,
@@ -288,11 +296,11 @@ class Mutation:
             Agreement.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role(*WRITERS)])
     async def terminate_agreement(self, info: Info, agreement_id: strawberry.ID, reason: str) -> AgreementResult:
         return await run_command(
             service.change_agreement(
-                unit_of_work(info, *WRITERS),
+                unit_of_work(info),
                 agreement_id=str(agreement_id),
                 target=AgreementStatus.TERMINATED,
                 reason=reason,
@@ -300,41 +308,38 @@ class Mutation:
             Agreement.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role("ops", "admin")])
     async def grant_entitlement(
         self, info: Info, input: GrantEntitlementInput, idempotency_key: str
     ) -> EntitlementResult:
         return await run_command(
-            service.grant_entitlement(
-                unit_of_work(info, "ops", "admin"), data=input.to_command(), idempotency_key=idempotency_key
-            ),
+            service.grant_entitlement(unit_of_work(info), data=input.to_command(), idempotency_key=idempotency_key),
             Entitlement.of,
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[any_role("ops", "admin")])
     async def revoke_entitlement(self, info: Info, entitlement_id: strawberry.ID, reason: str) -> EntitlementResult:
         return await run_command(
-            service.revoke_entitlement(
-                unit_of_work(info, "ops", "admin"), entitlement_id=str(entitlement_id), reason=reason
-            ),
+            service.revoke_entitlement(unit_of_work(info), entitlement_id=str(entitlement_id), reason=reason),
             Entitlement.of,
         )
 
-    @strawberry.mutation(description="Appends a consent decision (GRANTED, REFUSED or WITHDRAWN) to the ledger.")
+    @strawberry.mutation(
+        description="Appends a consent decision (GRANTED, REFUSED or WITHDRAWN) to the ledger.",
+        extensions=[authenticated()],
+    )
     async def record_consent(self, info: Info, input: RecordConsentInput, idempotency_key: str) -> ConsentResult:
-        principal = info.context.require()
         command = input.to_command()
-        allowed = queries.visible_party_ids(principal)
-        roles = () if allowed is not None and command.party_id in allowed else WRITERS
+        roles = () if (await access.scope(info)).acts_for(command.party_id) else WRITERS
         return await run_command(
             service.record_consent(unit_of_work(info, *roles), data=command, idempotency_key=idempotency_key),
             Consent.of,
         )
 
 
-def build_schema() -> strawberry.federation.Schema:
+def build_schema() -> Schema:
     """Builds the party subgraph schema (Federation 2.9)."""
-    return strawberry.federation.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Party],

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from shared.seed import SeedContext
+from shared.seed import SeedContext, SeedError
 
 PREFIXES = ["Northwind", "Bluebell", "Harbour", "Granite", "Meadow", "Copper", "Summit", "Riverside", "Oakridge",
             "Lantern", "Falcon", "Juniper", "Atlas", "Beacon", "Cedar", "Driftwood", "Ember", "Foxglove"]
@@ -30,6 +30,13 @@ ROLE = """mutation($input: AssignContactRoleInput!, $key: String!) {
   assignContactRole(input: $input, idempotencyKey: $key) { __typename } }"""
 CONSENT = """mutation($input: RecordConsentInput!, $key: String!) {
   recordConsent(input: $input, idempotencyKey: $key) { __typename } }"""
+GRANT = """mutation($input: GrantEntitlementInput!, $key: String!) {
+  grantEntitlement(input: $input, idempotencyKey: $key) { __typename ... on DomainError { message } } }"""
+
+
+def customer_sub(i: int) -> str:
+    """The demo customer user of person i (`finpace token --role customer --sub demo-customer-0001`)."""
+    return f"demo-customer-{i:04d}"
 
 
 def _organisation(ctx: SeedContext, i: int) -> dict[str, Any]:
@@ -105,6 +112,24 @@ async def seed(ctx: SeedContext) -> None:
 
     await asyncio.gather(*[roles_and_consents(i, org) for i, org in enumerate(org_ids)])
     ctx.progress("contact roles and consents")
+
+    # Each person's user is entitled to the person and to the organisations it holds roles on.
+    customers: dict[str, list[str]] = {customer_sub(p): [person_ids[p]] for p in range(len(person_ids))}
+    for i, org_id in enumerate(org_ids):
+        customers[customer_sub(i % len(person_ids))].append(org_id)
+
+    async def grant(sub: str, party_id: str) -> None:
+        async with gate:
+            result = (await ctx.gql("party", GRANT, {"key": f"demo-entitlement-{sub}-{party_id}", "input": {
+                "partyId": party_id, "userSub": sub, "permissions": ["VIEW", "TRANSACT", "VIEW_STATEMENTS"],
+                "validFrom": "2024-01-01"}}))["grantEntitlement"]
+            if result["__typename"] != "Entitlement":
+                raise SeedError(f"entitlement for {sub} on {party_id}: {result.get('message')}")
+
+    await asyncio.gather(*[grant(sub, party) for sub, parties in customers.items() for party in parties])
+    ctx.progress(f"entitlements for {len(customers)} customer users")
     ctx.state["party.organisations"] = list(org_ids)
     ctx.state["party.persons"] = list(person_ids)
     ctx.state["party.rms"] = RMS
+    ctx.state["party.customers"] = customers
+    ctx.state["party.portfolios"] = {rm: [org_ids[i] for i in range(organisations) if RMS[i % 8] == rm] for rm in RMS}

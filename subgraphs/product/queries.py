@@ -65,8 +65,9 @@ class ProductLoaders:
         self.components = DataLoader(batch_components)
 
 
-def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None) -> ProductLoaders:
-    """Builds the loaders of one request."""
+def make_loaders(sessions: async_sessionmaker[AsyncSession], principal: Principal | None,
+                 access: Any = None) -> ProductLoaders:
+    """Builds the loaders of one request (products are not customer data: the request's access state is unused)."""
     return ProductLoaders(sessions, principal)
 
 

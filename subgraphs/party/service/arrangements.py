@@ -52,9 +52,10 @@ async def change_agreement(uow: UnitOfWork, *, agreement_id: str, target: Agreem
     reason = check_reason(reason)
     async with uow:
         agreement = await uow.session.get(Agreement, parse_uuid(agreement_id, field="agreementId"))
+        missing = NotFound(f"Agreement {agreement_id} does not exist.")
         if agreement is None:
-            raise NotFound(f"Agreement {agreement_id} does not exist.")
-        party = await lock_party(uow, agreement.party_id)
+            raise missing
+        party = await lock_party(uow, agreement.party_id, missing)
         agreement.check_can(target)
         before = agreement.status
         agreement.status = target.value
@@ -102,9 +103,10 @@ async def revoke_entitlement(uow: UnitOfWork, *, entitlement_id: str, reason: st
     reason = check_reason(reason)
     async with uow:
         entitlement = await uow.session.get(Entitlement, parse_uuid(entitlement_id, field="entitlementId"))
+        missing = NotFound(f"Entitlement {entitlement_id} does not exist.")
         if entitlement is None:
-            raise NotFound(f"Entitlement {entitlement_id} does not exist.")
-        party = await lock_party(uow, entitlement.party_id)
+            raise missing
+        party = await lock_party(uow, entitlement.party_id, missing)
         if entitlement.revoked_at is not None:
             raise InvalidTransition(f"Entitlement {entitlement.id} is already revoked.")
         entitlement.revoked_at = now()

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shared import access
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.graphql import parse_uuid
@@ -22,11 +23,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def lock_party(uow: UnitOfWork, party_id: str | uuid.UUID) -> Party:
+async def lock_party(uow: UnitOfWork, party_id: str | uuid.UUID, missing: NotFound | None = None) -> Party:
+    """Locks the party a command changes; one the caller may not write raises what a missing one does.
+
+    `missing` is the NotFound of the record the command was addressed by (an identifier, an agreement, ...),
+    so another portfolio's record answers exactly like an absent one.
+    """
     pid = party_id if isinstance(party_id, uuid.UUID) else parse_uuid(party_id, field="partyId")
+    missing = missing or NotFound(f"Party {pid} does not exist.", party_id=str(pid))
     party = (await uow.session.execute(select(Party).where(Party.id == pid).with_for_update())).scalar_one_or_none()
     if party is None:
-        raise NotFound(f"Party {pid} does not exist.", party_id=str(pid))
+        raise missing
+    await access.require_party(uow, party.id, missing)
     return party
 
 

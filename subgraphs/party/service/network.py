@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, text
 
+from shared import access
 from shared.db import UnitOfWork
 from shared.errors import Conflict, InvalidTransition, NotFound
 from shared.graphql import parse_uuid
@@ -88,11 +89,12 @@ async def unlink_parties(uow: UnitOfWork, *, relationship_id: str, reason: str) 
     async with uow:
         rel = await uow.session.get(PartyRelationship, parse_uuid(relationship_id, field="relationshipId"),
                                     with_for_update=True)
+        missing = NotFound(f"Relationship {relationship_id} does not exist.")
         if rel is None:
-            raise NotFound(f"Relationship {relationship_id} does not exist.")
+            raise missing
+        source = await lock_party(uow, rel.from_party_id, missing)
         if rel.ended_at is not None:
             raise InvalidTransition(f"Relationship {rel.id} has already ended.")
-        source = await lock_party(uow, rel.from_party_id)
         rel.ended_at = now()
         await uow.emit(
             events.RelationshipUnlinked(party_id=str(source.id), relationship_id=str(rel.id),
@@ -113,8 +115,10 @@ async def assign_contact_role(uow: UnitOfWork, *, data: AssignContactRole, idemp
         org.check_is_open()
         org.check_is_organisation("a contact role")
         person = await uow.session.get(Party, parse_uuid(data.person_party_id, field="personPartyId"))
+        missing = NotFound(f"Party {data.person_party_id} does not exist.")
         if person is None:
-            raise NotFound(f"Party {data.person_party_id} does not exist.")
+            raise missing
+        await access.require_party(uow, person.id, missing)
         if person.party_type != "PERSON":
             raise Conflict(f"Party {person.id} is an {person.party_type}; contact roles are held by persons.")
         role = ContactRole(id=uuid.uuid4(), organisation_party_id=org.id, person_party_id=person.id,
@@ -136,9 +140,10 @@ async def revoke_contact_role(uow: UnitOfWork, *, contact_role_id: str, reason: 
     reason = check_reason(reason)
     async with uow:
         role = await uow.session.get(ContactRole, parse_uuid(contact_role_id, field="contactRoleId"))
+        missing = NotFound(f"Contact role {contact_role_id} does not exist.")
         if role is None:
-            raise NotFound(f"Contact role {contact_role_id} does not exist.")
-        org = await lock_party(uow, role.organisation_party_id)
+            raise missing
+        org = await lock_party(uow, role.organisation_party_id, missing)
         if role.revoked_at is not None:
             raise InvalidTransition(f"Contact role {role.id} is already revoked.")
         role.revoked_at = now()

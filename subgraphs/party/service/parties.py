@@ -195,9 +195,10 @@ async def deactivate_identifier(uow: UnitOfWork, *, identifier_id: str, reason: 
     reason = check_reason(reason)
     async with uow:
         identifier = await uow.session.get(Identifier, parse_uuid(identifier_id, field="identifierId"))
+        missing = NotFound(f"Identifier {identifier_id} does not exist.")
         if identifier is None:
-            raise NotFound(f"Identifier {identifier_id} does not exist.")
-        party = await lock_party(uow, identifier.party_id)
+            raise missing
+        party = await lock_party(uow, identifier.party_id, missing)
         if identifier.status != IdentifierStatus.ACTIVE:
             raise InvalidTransition(f"Identifier {identifier.id} is already {identifier.status}.")
         identifier.status = IdentifierStatus.INACTIVE.value

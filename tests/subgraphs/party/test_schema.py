@@ -14,6 +14,7 @@ from shared.config import Settings
 from subgraphs.party.schema import build_schema
 from tests.helpers import GraphQLClient
 from tests.subgraphs.party.conftest import REGISTER, counts, org_input
+from tests.subgraphs.support import eventually
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "party.graphql"
 
@@ -109,6 +110,31 @@ async def test_customer_cannot_register(gql: GraphQLClient, settings: Settings, 
     assert await counts(sessions) == before
 
 
+GRANT = """mutation G($input: GrantEntitlementInput!, $key: String!) {
+  grantEntitlement(input: $input, idempotencyKey: $key) { __typename }
+}"""
+
+
+async def test_annotated_fields_are_refused_by_the_subgraph_itself(
+    gql: GraphQLClient, settings: Settings, sessions
+) -> None:
+    # parties is @authenticated; grantEntitlement is @policy(role:ops | role:admin): an RM may not grant access.
+    from shared.auth import issue_dev_token
+
+    anonymous = await gql.with_token(None)("{ parties(first: 1) { totalCount } }")
+    assert anonymous["data"] is None and anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    party = (await gql.data(REGISTER, {"input": org_input(), "key": uuid.uuid4().hex}))["registerParty"]
+    grant = {"partyId": party["id"], "userSub": "cust-9", "permissions": ["VIEW"], "validFrom": "2025-01-01"}
+    before = await counts(sessions)
+    rm = gql.with_token(issue_dev_token(settings, role="rm", sub="rm-9"))
+    body = await rm(GRANT, {"input": grant, "key": uuid.uuid4().hex})
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await counts(sessions) == before
+    assert (await gql.data(GRANT, {"input": grant, "key": uuid.uuid4().hex}))["grantEntitlement"]["__typename"] == (
+        "Entitlement"
+    )
+
+
 BAD_INPUTS = [
     ("empty name", {"legalName": "  "}, "legalName"),
     ("10 KB name", {"legalName": "x" * 10_240}, "legalName"),
@@ -185,13 +211,28 @@ async def test_service_sdl_is_federation_2(gql: GraphQLClient) -> None:
     assert "https://specs.apollo.dev/federation/v2.9" in sdl
 
 
+GRANT = """mutation($input: GrantEntitlementInput!, $key: String!) {
+  grantEntitlement(input: $input, idempotencyKey: $key) { __typename ... on Entitlement { id } } }"""
+
+
+async def _sees(client: GraphQLClient, party_id: str) -> bool:
+    return (await client.data("query($id: ID!) { party(id: $id) { id } }", {"id": party_id}))["party"] is not None
+
+
 async def test_customer_sees_only_own_parties(gql: GraphQLClient, settings: Settings) -> None:
     from shared.auth import issue_dev_token
 
     mine = (await gql.data(REGISTER, {"input": org_input(), "key": uuid.uuid4().hex}))["registerParty"]["id"]
     other = (await gql.data(REGISTER, {"input": org_input(), "key": uuid.uuid4().hex}))["registerParty"]["id"]
-    customer = gql.with_token(issue_dev_token(settings, role="customer", sub="c-9", party_ids=[mine]))
+    sub = f"c-{uuid.uuid4().hex[:8]}"
+    # The token's party_ids claim grants nothing: only an entitlement (through the read model) does.
+    customer = gql.with_token(issue_dev_token(settings, role="customer", sub=sub, party_ids=[mine, other]))
     query = "query($id: ID!) { party(id: $id) { id } }"
+    assert (await customer.data(query, {"id": mine}))["party"] is None
+    granted = await gql.data(GRANT, {"input": {"partyId": mine, "userSub": sub, "permissions": ["VIEW"],
+                                               "validFrom": "2020-01-01"}, "key": uuid.uuid4().hex})
+    assert granted["grantEntitlement"]["__typename"] == "Entitlement"
+    await eventually(lambda: _sees(customer, mine))
     assert (await customer.data(query, {"id": mine}))["party"]["id"] == mine
     assert (await customer.data(query, {"id": other}))["party"] is None
     listed = await customer.data("{ parties(first: 100) { totalCount edges { node { id } } } }")

@@ -134,6 +134,10 @@ async def test_only_staff_maintain_the_catalogue(gql: GraphQLClient, checker, se
     entities = await customer.data("query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id } } }",
                                    {"r": [{"__typename": "Product", "id": draft["id"]}]})
     assert entities["_entities"] == [None]
+    # Catalogue reads are @authenticated: an anonymous read is refused before any resolver runs.
+    anonymous = await gql.with_token(None)(query, {"id": draft["id"], "c": draft["code"]})
+    assert anonymous["data"] == {"product": None, "productByCode": None}
+    assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"] * 2
 
 
 async def test_lookups_by_id_and_code(gql: GraphQLClient) -> None:
