@@ -11,7 +11,7 @@ APOLLO := tests/router/apollo
 GRAPHIQL := router/graphiql_assets
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up test lint bench compose lock clean clean-data
+.PHONY: help venv up test lint bench fuzz compose lock clean clean-data
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ lint: $(STAMP) ## Lint with ruff.
 bench: $(STAMP) ## Run the benchmarks in tests/perf (they print figures; not part of make test).
 	@if [ -d tests/perf ]; then $(BIN)/python -m pytest tests/perf -s -p no:cacheprovider; \
 	else echo "no benchmarks in tests/perf yet"; fi
+
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP) ## Fuzz every subgraph and the router with FUZZ_EXAMPLES cases per root field (the suite runs a few).
+	FINPACE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -s -p no:cacheprovider --timeout 0
 
 compose: $(STAMP) ## Recompose schema/supergraph.graphql from the subgraph snapshots.
 	$(BIN)/finpace compose
