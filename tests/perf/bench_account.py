@@ -42,14 +42,28 @@ BALANCE = """query($id: ID!) { account(id: $id) { bookedBalance { amount } avail
 
 async def _publish_product(settings: Settings, product_id: uuid.UUID) -> None:
     event = product_events.ProductVersionPublished(
-        product_id=str(product_id), code="BCA-BENCH", version=1, family="CURRENT_ACCOUNT", currency="EUR",
-        effective_from=dt.date.today().isoformat(), supersedes_version=None, superseded_product_id=None)
-    envelope = Envelope.wrap(event, aggregate_id=product_id, aggregate_version=1, actor=Actor.system("bench"),
-                             reason=None, correlation_id="bench")
+        product_id=str(product_id),
+        code="BCA-BENCH",
+        version=1,
+        family="CURRENT_ACCOUNT",
+        currency="EUR",
+        effective_from=dt.date.today().isoformat(),
+        supersedes_version=None,
+        superseded_product_id=None,
+    )
+    envelope = Envelope.wrap(
+        event,
+        aggregate_id=product_id,
+        aggregate_version=1,
+        actor=Actor.system("bench"),
+        reason=None,
+        correlation_id="bench",
+    )
     nc = await connect(settings.nats_url or "", name="bench")
     try:
-        await nc.jetstream().publish(envelope.nats_subject, json.dumps(envelope.to_dict()).encode(),
-                                     headers={"Nats-Msg-Id": str(envelope.id)})
+        await nc.jetstream().publish(
+            envelope.nats_subject, json.dumps(envelope.to_dict()).encode(), headers={"Nats-Msg-Id": str(envelope.id)}
+        )
     finally:
         await nc.close()
 
@@ -64,9 +78,24 @@ async def _call(client: httpx.AsyncClient, url: str, query: str, variables: dict
 
 async def _open(client: httpx.AsyncClient, url: str, product: uuid.UUID) -> str:
     for _ in range(200):
-        data = (await _call(client, url, OPEN, {"key": uuid.uuid4().hex, "input": {
-            "partyId": str(uuid.uuid4()), "productId": str(product), "currency": "EUR",
-            "overdraftDebitRatePct": "10", "dayCount": "ACT_365", "monthlyFee": "0"}}))["openAccount"]
+        data = (
+            await _call(
+                client,
+                url,
+                OPEN,
+                {
+                    "key": uuid.uuid4().hex,
+                    "input": {
+                        "partyId": str(uuid.uuid4()),
+                        "productId": str(product),
+                        "currency": "EUR",
+                        "overdraftDebitRatePct": "10",
+                        "dayCount": "ACT_365",
+                        "monthlyFee": "0",
+                    },
+                },
+            )
+        )["openAccount"]
         if data["__typename"] == "Account":
             await _call(client, url, ACTIVATE, {"id": data["id"]})
             return str(data["id"])
@@ -93,11 +122,19 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run(seconds: float, concurrency: int, accounts: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, \
-            EmbeddedPostgres(Path(tmp) / "pg", port=free_port()) as pg, \
-            EmbeddedNats(Path(tmp) / "nats", port=free_port()) as ns:
-        settings = Settings(profile=Profile.DEV, database_url=pg.url, nats_url=ns.url, data_dir=Path(tmp) / "data",
-                            log_json=False, log_level="WARNING")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedPostgres(Path(tmp) / "pg", port=free_port()) as pg,
+        EmbeddedNats(Path(tmp) / "nats", port=free_port()) as ns,
+    ):
+        settings = Settings(
+            profile=Profile.DEV,
+            database_url=pg.url,
+            nats_url=ns.url,
+            data_dir=Path(tmp) / "data",
+            log_json=False,
+            log_level="WARNING",
+        )
         await upgrade(settings, "account")
         nc = await connect(ns.url, name="bench-provision")
         await provision_from(nc, REPO / "nats")
@@ -105,10 +142,12 @@ async def run(seconds: float, concurrency: int, accounts: int) -> None:
         token = issue_dev_token(settings, role="ops", sub="bench", ttl_seconds=3600)
         async with serve(create_app(settings)) as base:
             url = f"{base}/graphql"
-            limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8,
-                                  keepalive_expiry=2)
-            async with httpx.AsyncClient(limits=limits, timeout=60,
-                                         headers={"authorization": f"Bearer {token}"}) as client:
+            limits = httpx.Limits(
+                max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8, keepalive_expiry=2
+            )
+            async with httpx.AsyncClient(
+                limits=limits, timeout=60, headers={"authorization": f"Bearer {token}"}
+            ) as client:
                 product = uuid.uuid4()
                 await _publish_product(settings, product)
                 hot = await _open(client, url, product)
@@ -134,8 +173,10 @@ async def run(seconds: float, concurrency: int, accounts: int) -> None:
                 for name, job in (("one hot account", post_hot), (f"spread over {accounts} accounts", post_spread)):
                     n, lat = await _drive(seconds, concurrency, job)
                     # each incoming payment is one journal entry of two postings (customer + clearing)
-                    print(f"{name}: {n / seconds:.0f} entries/s = {2 * n / seconds:.0f} postings/s "
-                          f"(p50 {_pct(lat, 50):.1f} ms, p95 {_pct(lat, 95):.1f} ms, concurrency {concurrency})")
+                    print(
+                        f"{name}: {n / seconds:.0f} entries/s = {2 * n / seconds:.0f} postings/s "
+                        f"(p50 {_pct(lat, 50):.1f} ms, p95 {_pct(lat, 95):.1f} ms, concurrency {concurrency})"
+                    )
                 n, lat = await _drive(seconds, concurrency, lookup)
                 print(f"balance lookup: {n / seconds:.0f}/s, p50 {_pct(lat, 50):.1f} ms, p95 {_pct(lat, 95):.1f} ms")
 
