@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +27,7 @@ from subgraphs.party.seed import seed as seed_parties
 from subgraphs.product.app import create_app as create_product
 from subgraphs.product.seed import seed as seed_products
 from tests.helpers import GraphQLClient, serve
-from tests.subgraphs.support import provision
+from tests.subgraphs.support import eventually, provision
 
 SUPERGRAPH = Path(__file__).resolve().parents[1] / "schema" / "supergraph.graphql"
 CUSTOMER_360 = """query Customer360($id: ID!) {
@@ -108,10 +111,19 @@ async def test_router_matches_the_subgraphs(platform: dict[str, Any], settings: 
 
 
 async def test_a_customer_sees_only_its_own_party(platform: dict[str, Any], settings: Settings) -> None:
-    mine, other = platform["state"]["party.organisations"][:2]
-    gql = client(platform, settings, role="customer", sub="cust-1", party_ids=[mine])
-    assert (await gql.data(CUSTOMER_360, {"id": mine}))["party"]["legalName"]
+    sub, parties = next(iter(platform["state"]["party.customers"].items()))
+    mine = parties[-1]  # an organisation the customer holds a role on
+    other = next(p for p in platform["state"]["party.organisations"] if p not in parties)
+    # The token's party_ids claim grants nothing; the seeded entitlement (through the read model) does.
+    gql = client(platform, settings, role="customer", sub=sub, party_ids=[other])
+    await eventually(lambda: _visible(gql, mine))
+    assert (await gql.data(CUSTOMER_360, {"id": mine}))["party"]["accounts"] is not None
     assert (await gql.data(CUSTOMER_360, {"id": other}))["party"] is None
+
+
+async def _visible(gql: GraphQLClient, party_id: str) -> bool:
+    body = await gql.data("query($id: ID!) { party(id: $id) { id accounts { id } } }", {"id": party_id})
+    return body["party"] is not None
 
 
 async def test_a_missing_subgraph_gives_partial_data_and_names_it(platform: dict[str, Any],
@@ -131,3 +143,55 @@ async def test_the_router_refuses_a_bad_token_with_401(platform: dict[str, Any])
     bad = GraphQLClient(platform["http"], platform["router"], "not.a.token")
     response = await bad.raw("{ parties { totalCount } }")
     assert response.status_code == 401
+
+
+PROBE = "query Probe($id: ID!) { party(id: $id) { id legalName accounts { id } } }"
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Party { id %s } } }"""
+
+
+async def _sees_all(gql: GraphQLClient, parties: list[str]) -> bool:
+    for party_id in parties:
+        if (await gql.data(PROBE, {"id": party_id}))["party"] is None:
+            return False
+    return True
+
+
+async def test_no_cross_customer_or_cross_portfolio_reads(platform: dict[str, Any], settings: Settings) -> None:
+    state, http, urls = platform["state"], platform["http"], platform["urls"]
+    everyone = state["party.organisations"] + state["party.persons"]
+    sub, own = next(iter(state["party.customers"].items()))
+    rm_id = state["party.rms"][0]
+    portfolio = state["party.portfolios"][rm_id]
+    viewers = [(client(platform, settings, role="customer", sub=sub, party_ids=everyone), own),
+               (client(platform, settings, role="rm", sub=rm_id, party_ids=everyone), portfolio)]
+    ops = client(platform, settings)
+    holders = {a: (await ops.data("query($id: ID!) { account(id: $id) { holder { id } } }", {"id": a}))[
+        "account"]["holder"]["id"] for a in state["account.accounts"]}
+    rng, gate = random.Random(20261122), asyncio.Semaphore(8)
+    for gql, allowed in viewers:
+        await eventually(lambda g=gql, a=allowed: _sees_all(g, a))  # the read models have caught up
+        foreign = [p for p in everyone if p not in allowed]
+        assert foreign, "the demo bank must have parties outside this scope"
+        listed = (await gql.data("{ parties(first: 100) { totalCount edges { node { id } } } }"))["parties"]
+        assert sorted(e["node"]["id"] for e in listed["edges"]) == sorted(allowed) and \
+            listed["totalCount"] == len(allowed)
+        # Through the subgraphs: 2,000 random ids and every foreign id in one _entities batch each.
+        ids = foreign + [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(2000)]
+        reps = [{"__typename": "Party", "id": i} for i in ids + allowed]
+        party_sub = GraphQLClient(http, urls["party"], gql.token)
+        found = (await party_sub.data(ENTITIES % "legalName", {"r": reps}))["_entities"]
+        assert [e["id"] if e else None for e in found] == [None] * len(ids) + allowed
+        account_sub = GraphQLClient(http, urls["account"], gql.token)
+        found = (await account_sub.data(ENTITIES % "accounts { id }", {"r": reps}))["_entities"]
+        assert all(e["accounts"] == [] for e in found[:len(ids)])
+        for account_id, holder in holders.items():
+            got = (await account_sub.data("query($id: ID!) { account(id: $id) { id } }", {"id": account_id}))
+            assert (got["account"] is not None) == (holder in allowed)
+        # Through the router: another's party and a random id answer byte for byte alike.
+        async def probe(party_id: str, g: GraphQLClient = gql) -> str:
+            async with gate:
+                return (await g.raw(PROBE, {"id": party_id})).text
+
+        sample = foreign + ids[len(foreign):len(foreign) + 1000]
+        answers = await asyncio.gather(*[probe(p) for p in sample])
+        assert set(answers) == {'{"data":{"party":null}}'}, set(answers)

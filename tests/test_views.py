@@ -21,7 +21,9 @@ from shared.seed import SeedContext
 from subgraphs.account.app import create_app as create_account
 from subgraphs.account.seed import seed as seed_accounts
 from subgraphs.consumer_lending.app import create_app as create_consumer_lending
+from subgraphs.consumer_lending.seed import seed as seed_consumer_lending
 from subgraphs.corporate_lending.app import create_app as create_corporate_lending
+from subgraphs.corporate_lending.seed import seed as seed_corporate_lending
 from subgraphs.party.app import create_app as create_party
 from subgraphs.party.seed import seed as seed_parties
 from subgraphs.product.app import create_app as create_product
@@ -60,7 +62,7 @@ async def platform(settings: Settings) -> AsyncIterator[dict[str, Any]]:
                 httpx.AsyncClient(timeout=60) as http:
             token = issue_dev_token(settings, role="admin", sub="seed-admin")
             ctx = SeedContext(http=http, urls=urls, token=token, count=12)
-            for seed in (seed_parties, seed_products, seed_accounts):
+            for seed in (seed_parties, seed_products, seed_accounts, seed_corporate_lending, seed_consumer_lending):
                 await seed(ctx)
             yield {"router": f"{r}/graphql", "http": http, "state": ctx.state, "urls": urls}
     patch.undo()
@@ -132,8 +134,16 @@ async def test_customer_360_by_document_id(platform: dict[str, Any], settings: S
         product = account["product"]
         assert product["code"] and product["name"] and isinstance(product["version"], int)
         assert product["family"] == "CURRENT_ACCOUNT" and product["currency"] == account["currency"]
-    # Lending is served but nothing was lent in this seed: empty lists, not errors.
-    assert party["loans"] == [] and party["facilities"] == []
+    # Lending: the head is the first corporate borrower; its facility failed its leverage covenant.
+    assert party["loans"] == []
+    [facility] = party["facilities"]
+    assert facility["id"] == platform["state"]["corporate_lending.facilities"][0]
+    assert facility["status"] == "SUSPENDED" and facility["covenants"][0]["status"] == "BREACHED"
+    assert facility["limit"]["currency"] == party["accounts"][0]["currency"]
+    [drawdown] = facility["drawdowns"]
+    assert drawdown["status"] == "ACTIVE" and drawdown["overdueInstallments"] == 1
+    assert drawdown["principalOutstanding"]["amount"] == "120000.00"
+    assert Decimal(facility["drawn"]["amount"]) == 120000
 
 
 async def test_customer_360_by_apq_hash_answers_the_same(platform: dict[str, Any], settings: Settings) -> None:
@@ -168,7 +178,6 @@ async def test_rm_workbench_lists_exactly_the_rms_parties(platform: dict[str, An
             assert account["product"]["code"]
         with_accounts += bool(node["accounts"])
         assert all(c["purpose"] and c["decision"] for c in node["consents"])
-        assert node["loans"] == [] and node["facilities"] == []
     assert with_accounts, "rm-01's portfolio includes a customer with an account"
 
 
@@ -223,3 +232,33 @@ async def test_rm_workbench_shows_payments_waiting_for_authorisation(platform: d
     assert pending, "the seed's mandated accounts have payments waiting"
     assert {p["amount"]["amount"] for p in pending} == {"12000.00"}
     assert all(len(p["approvals"]) == 1 for p in pending)  # the initiator's approval; a B signatory is missing
+
+
+async def test_views_carry_the_lending_alerts(platform: dict[str, Any], settings: Settings) -> None:
+    # The lending seeds leave a covenant breach, an overdue instalment, a hardship request and a loan in arrears.
+    nodes = []
+    for rm in platform["state"]["party.rms"]:
+        body = await call(platform, settings, {"documentId": "RmWorkbench", "variables": {"rmId": rm}})
+        nodes += [e["node"] for e in body["data"]["parties"]["edges"]]
+    facilities = [f for n in nodes for f in n["facilities"]]
+    loans = [loan for n in nodes for loan in n["loans"]]
+    assert {f["id"] for f in facilities} == set(platform["state"]["corporate_lending.facilities"])
+    assert {loan["id"] for loan in loans} == set(platform["state"]["consumer_lending.loans"])
+    breached = [f for f in facilities if any(c["status"] == "BREACHED" for c in f["covenants"])]
+    assert [f["status"] for f in breached] == ["SUSPENDED"]
+    assert sorted(f["overdueInstallments"] for f in facilities) == [0, 1]
+    assert [f["overdueInstallments"] for f in breached] == [1]
+    first, second = platform["state"]["consumer_lending.loans"]
+    by_id = {loan["id"]: loan for loan in loans}
+    assert by_id[first]["openHardshipStatus"] == "REQUESTED"
+    assert by_id[second]["daysPastDue"] > 0 and by_id[second]["delinquencyBucket"] != "CURRENT"
+    assert by_id[first]["delinquencyBucket"] == "CURRENT" and by_id[second]["openHardshipStatus"] is None
+    # The customer 360 of the loan's borrower shows the same loan with its schedule's money.
+    holder = next(n["id"] for n in nodes if any(loan["id"] == first for loan in n["loans"]))
+    party = (await call(platform, settings, {"documentId": "Customer360", "variables": {"partyId": holder}}))[
+        "data"]["party"]
+    [loan] = party["loans"]
+    assert loan["status"] == "ACTIVE" and loan["principal"]["amount"] == "15000.00"
+    assert loan["settlementAccountId"] in platform["state"]["account.accounts"]
+    assert [{k: h[k] for k in ("arrangementType", "periods", "status")} for h in loan["hardshipArrangements"]] == \
+        [{"arrangementType": "PAYMENT_HOLIDAY", "periods": 3, "status": "REQUESTED"}]
