@@ -21,7 +21,7 @@ from shared.ordered_consumer import OrderedBatchSubscriber
 from shared.tasks import stop_tasks
 from subgraphs.audit.checkpoints import Checkpointer
 from subgraphs.audit.config import AuditConfig
-from subgraphs.audit.service import handle_event
+from subgraphs.audit.service import handle_event, handle_events
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +99,7 @@ class AuditRuntime:
                 stream=d.stream,
                 durable=d.durable,
                 handler=handle_event,
+                batch_handler=handle_events,
                 max_deliver=d.max_deliver,
                 batch=d.max_ack_pending,
             )

@@ -42,20 +42,42 @@ def entry_from_envelope(envelope: Envelope, *, sequence: int, recorded_at: dt.da
     }
 
 
-async def append_evidence(session: AsyncSession, envelope: Envelope) -> dict[str, Any]:
-    """Appends one envelope to the chain inside the caller's transaction; returns the stored values."""
+async def append_evidence_batch(session: AsyncSession, envelopes: list[Envelope]) -> list[dict[str, Any]]:
+    """Appends envelopes to the chain, in order, inside the caller's transaction; returns the stored values.
+
+    One chain lock, one head read and one multi-row INSERT however many entries: the lock is held until
+    the caller commits, so no other transaction can read the same head and fork the chain.
+    """
+    if not envelopes:
+        return []
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     head = (
         await session.execute(select(Evidence.sequence, Evidence.hash).order_by(Evidence.sequence.desc()).limit(1))
     ).first()
-    sequence, prev_hash = (head.sequence + 1, head.hash) if head else (1, GENESIS_HASH)
-    values = entry_from_envelope(envelope, sequence=sequence, recorded_at=dt.datetime.now(dt.UTC))
-    values["prev_hash"] = prev_hash
-    values["hash"] = entry_hash(prev_hash, values)
-    await session.execute(insert(Evidence).values(**values))
+    sequence, prev_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+    recorded_at = dt.datetime.now(dt.UTC)
+    rows = []
+    for envelope in envelopes:
+        sequence += 1
+        values = entry_from_envelope(envelope, sequence=sequence, recorded_at=recorded_at)
+        values["prev_hash"] = prev_hash
+        values["hash"] = prev_hash = entry_hash(prev_hash, values)
+        rows.append(values)
+    await session.execute(insert(Evidence), rows)
+    return rows
+
+
+async def append_evidence(session: AsyncSession, envelope: Envelope) -> dict[str, Any]:
+    """Appends one envelope to the chain inside the caller's transaction; returns the stored values."""
+    [values] = await append_evidence_batch(session, [envelope])
     return values
 
 
 async def handle_event(session: AsyncSession, envelope: Envelope) -> None:
     """Consumer handler: the Subscriber's inbox row makes this run once per event id."""
     await append_evidence(session, envelope)
+
+
+async def handle_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """Batch consumer handler: the batch's inbox rows make this run once per event id."""
+    await append_evidence_batch(session, envelopes)

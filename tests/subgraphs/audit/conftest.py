@@ -29,12 +29,12 @@ from shared.embedded import EmbeddedNats, free_port
 from shared.events import Envelope
 from shared.messaging import Handler, connect, provision_from
 from shared.migrations import upgrade
-from shared.ordered_consumer import OrderedBatchSubscriber
+from shared.ordered_consumer import BatchHandler, OrderedBatchSubscriber
 from subgraphs.audit.app import create_app
 from subgraphs.audit.checkpoints import Checkpointer, load_or_create_key
 from subgraphs.audit.config import AuditConfig
 from subgraphs.audit.models import Base, Evidence, install_append_only
-from subgraphs.audit.service import handle_event
+from subgraphs.audit.service import handle_event, handle_events
 from tests.helpers import GraphQLClient, serve
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
@@ -245,8 +245,26 @@ def subscriber(
     sessions: async_sessionmaker[AsyncSession],
     handler: Handler = handle_event,
     cls: type[OrderedBatchSubscriber] = OrderedBatchSubscriber,
+    *,
+    at_once: bool = True,
 ) -> OrderedBatchSubscriber:
-    """The audit-party consumer as the audit runtime runs it (batches of the consumer's max_ack_pending)."""
+    """The audit-party consumer as the audit runtime runs it (batches of the consumer's max_ack_pending).
+
+    `at_once` (the runtime's way) applies a batch with one inbox insert and one batch-handler call; with a
+    test's own per-message handler the batch handler runs it for each fresh envelope in order. Without
+    `at_once` each message gets its own inbox row and handler call inside the batch's transaction.
+    """
+    batch_handler: BatchHandler | None = None
+    if at_once:
+        if handler is handle_event:
+            batch_handler = handle_events
+        else:
+            async def each(session: AsyncSession, envelopes: list[Envelope]) -> None:
+                for envelope in envelopes:
+                    await handler(session, envelope)
+
+            batch_handler = each
     return cls(
-        nc=nc, sessions=sessions, stream="FINPACE_PARTY", durable=DURABLE, handler=handler, batch=256, fetch_timeout=0.3
+        nc=nc, sessions=sessions, stream="FINPACE_PARTY", durable=DURABLE, handler=handler,
+        batch_handler=batch_handler, batch=256, fetch_timeout=0.3,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import uuid
 from typing import Any
@@ -50,8 +51,9 @@ async def stop(task: asyncio.Task[Any]) -> None:
         await task
 
 
+@pytest.mark.parametrize("at_once", [True, False], ids=["batch-handler", "per-message"])
 async def test_a_failing_message_holds_back_the_rest_of_its_batch_until_it_is_applied(
-    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain
+    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain, at_once: bool
 ) -> None:
     _, nc = broker
     sessions = fresh_chain[0]
@@ -82,7 +84,7 @@ async def test_a_failing_message_holds_back_the_rest_of_its_batch_until_it_is_ap
 
     redelivered = metrics.CONSUMER_REDELIVERED.labels(DURABLE)
     redelivered_before = redelivered._value.get()
-    worker = asyncio.create_task(subscriber(nc, sessions, fails_twice).run())
+    worker = asyncio.create_task(subscriber(nc, sessions, fails_twice, at_once=at_once).run())
     await until(lambda: _called(calls))
     watcher = asyncio.create_task(watch())
     try:
@@ -107,8 +109,9 @@ async def _called(calls: list[uuid.UUID]) -> bool:
     return bool(calls)
 
 
+@pytest.mark.parametrize("at_once", [True, False], ids=["batch-handler", "per-message"])
 async def test_a_committed_batch_that_is_redelivered_applies_once(
-    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain
+    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain, at_once: bool
 ) -> None:
     _, nc = broker
     sessions, _, config = fresh_chain
@@ -117,13 +120,13 @@ async def test_a_committed_batch_that_is_redelivered_applies_once(
     for env in batch:
         await publish(js, env)
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(subscriber(nc, sessions, cls=CrashBeforeAck).run(), 30)
+        await asyncio.wait_for(subscriber(nc, sessions, cls=CrashBeforeAck, at_once=at_once).run(), 30)
     assert await stored(sessions) == BATCH  # committed, never acknowledged
 
     duplicates = metrics.CONSUMER_PROCESSED.labels(DURABLE, "duplicate")
     applied = metrics.CONSUMER_PROCESSED.labels(DURABLE, "applied")
     duplicates_before, applied_before = duplicates._value.get(), applied._value.get()
-    restarted = subscriber(nc, sessions)
+    restarted = subscriber(nc, sessions, at_once=at_once)
     task = asyncio.create_task(restarted.run())
     try:
         await until(lambda: _handled(restarted, BATCH), within=30)
@@ -142,8 +145,9 @@ async def _handled(sub: OrderedBatchSubscriber, n: int) -> bool:
     return sub.handled >= n
 
 
+@pytest.mark.parametrize("at_once", [True, False], ids=["batch-handler", "per-message"])
 async def test_consumers_killed_mid_batch_lose_nothing_and_duplicate_nothing(
-    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain
+    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain, at_once: bool
 ) -> None:
     _, nc = broker
     sessions, _, config = fresh_chain
@@ -162,12 +166,12 @@ async def test_consumers_killed_mid_batch_lose_nothing_and_duplicate_nothing(
         while kills < 8 or not feeding.done():
             # Killed at a random point: while fetching, inside the transaction, between the commit and the
             # acks, or half way through the acks.
-            task = asyncio.create_task(subscriber(nc, sessions).run())
+            task = asyncio.create_task(subscriber(nc, sessions, at_once=at_once).run())
             await asyncio.sleep(rng.uniform(0.05, 0.6))
             await stop(task)
             kills += 1
         await feeding
-        survivor = asyncio.create_task(subscriber(nc, sessions).run())
+        survivor = asyncio.create_task(subscriber(nc, sessions, at_once=at_once).run())
         try:
             await until(lambda: at_least(sessions, len(published)), within=60)
             await asyncio.sleep(1.5)  # room for a late redelivery to show up as a second entry
@@ -181,3 +185,28 @@ async def test_consumers_killed_mid_batch_lose_nothing_and_duplicate_nothing(
         assert (await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == len(published)
     result = await verify_chain(sessions, config.checkpoint_dir, load_public_key(config.public_key_path()))
     assert result.ok and result.last_sequence == len(published)
+
+
+async def test_the_same_event_twice_in_one_batch_is_one_entry(
+    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain
+) -> None:
+    _, nc = broker
+    sessions, _, config = fresh_chain
+    js = nc.jetstream()
+    batch = events(3, range(1, 3))
+    # Published again under another Nats-Msg-Id (as after the duplicate window): the stream holds it twice.
+    again = batch[2]
+    for env in batch:
+        await publish(js, env)
+    await js.publish(again.nats_subject, json.dumps(again.to_dict()).encode(), headers={"Nats-Msg-Id": "copy"})
+    sub = subscriber(nc, sessions)
+    task = asyncio.create_task(sub.run())
+    try:
+        await until(lambda: _handled(sub, len(batch) + 1), within=30)
+    finally:
+        await stop(task)
+    assert await chain_order(sessions) == [e.id for e in batch]
+    async with sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == len(batch)
+    result = await verify_chain(sessions, config.checkpoint_dir, load_public_key(config.public_key_path()))
+    assert result.ok and result.last_sequence == len(batch)
