@@ -6,13 +6,14 @@ import asyncio
 import base64
 import json
 import os
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import structlog
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -122,14 +123,27 @@ class TokenValidator:
     _fetched_at: float = 0.0
     cache_seconds: float = 1200.0
     min_refetch_seconds: float = 60.0
+    # Tokens already verified, kept until the earlier of their `exp` and `verified_seconds` from now, and only
+    # while the key set they were verified with is the current one: a refetched JWKS revalidates every token.
+    # It saves the signature check (most of the validation's cost) on each request of a client's session.
+    verified_seconds: float = 60.0
+    verified_max: int = 10_000
+    _verified: OrderedDict[str, tuple[Principal, float, int]] = field(default_factory=OrderedDict, repr=False)
+    _generation: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _load_keys(self) -> KeySet:
         s = self.settings
         if s.auth_jwks_file:
             return KeySet.import_key_set(json.loads(Path(s.auth_jwks_file).read_text()))
         if s.auth_jwks_url:
-            response = httpx.get(s.auth_jwks_url, timeout=5)
-            response.raise_for_status()
+            import httpx  # only with a remote JWKS: the import costs a tenth of a service's start-up
+
+            try:
+                response = httpx.get(s.auth_jwks_url, timeout=5)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise OSError(f"JWKS {s.auth_jwks_url} answered {type(exc).__name__}") from exc
             return KeySet.import_key_set(response.json())
         public = dev_key(s).as_dict(private=False)
         return KeySet.import_key_set({"keys": [public]})
@@ -141,7 +155,8 @@ class TokenValidator:
         if self._keys is None or stale or (refresh and may_refetch):
             try:
                 self._keys = self._load_keys()
-            except (OSError, ValueError, httpx.HTTPError, JoseError) as exc:
+                self._generation += 1
+            except (OSError, ValueError, JoseError) as exc:
                 # An unreachable or broken JWKS: keep the keys we had (stale beats none); without any, refuse.
                 log.warning("jwks_unavailable", error=type(exc).__name__, have_stale_keys=self._keys is not None)
                 if self._keys is None:
@@ -151,14 +166,46 @@ class TokenValidator:
 
     async def validate_async(self, token: str) -> Principal:
         """Validates without blocking the event loop: a JWKS fetched over HTTP is read in a worker thread."""
+        known = self._known(token)
+        if known is not None:
+            return known
         if self.settings.auth_jwks_url:
             return await asyncio.to_thread(self.validate, token)
         return self.validate(token)
+
+    def _known(self, token: str) -> Principal | None:
+        """The Principal of a token verified recently with the current keys, if it has not expired since."""
+        with self._lock:
+            entry = self._verified.get(token)
+            if entry is None:
+                return None
+            principal, until, generation = entry
+            fresh = time.monotonic() < until and generation == self._generation
+            if not fresh or time.monotonic() - self._fetched_at > self.cache_seconds:
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+            return principal
+
+    def _remember(self, token: str, principal: Principal, exp: Any, generation: int) -> None:
+        if not isinstance(exp, int | float):
+            return
+        lifetime = min(self.verified_seconds, float(exp) - time.time())
+        if lifetime <= 0:
+            return
+        with self._lock:
+            self._verified[token] = (principal, time.monotonic() + lifetime, generation)
+            self._verified.move_to_end(token)
+            while len(self._verified) > self.verified_max:
+                self._verified.popitem(last=False)
 
     def validate(self, token: str) -> Principal:
         """Returns the Principal of a valid token, else raises AuthError."""
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("Access token is too large.")
+        known = self._known(token)
+        if known is not None:
+            return known
         try:
             header = json.loads(_b64url(token.split(".")[0]))
         except Exception:
@@ -176,8 +223,10 @@ class TokenValidator:
         if not kid:
             raise AuthError("Access token has no key id.")
         keys = self.keys()
+        generation = self._generation
         if not _has_kid(keys, kid):
             keys = self.keys(refresh=True)  # a rotated key: refetch, at most once a minute
+            generation = self._generation
             if not _has_kid(keys, kid):
                 raise AuthError("Access token is signed by an unknown key.")
         try:
@@ -192,7 +241,9 @@ class TokenValidator:
             registry.validate(token_obj.claims)
         except JoseError as exc:
             raise AuthError(f"Access token is invalid ({exc.error}).") from None
-        return Principal.from_claims(token_obj.claims)
+        principal = Principal.from_claims(token_obj.claims)
+        self._remember(token, principal, token_obj.claims.get("exp"), generation)
+        return principal
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:

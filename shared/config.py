@@ -8,7 +8,6 @@ from typing import Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 DEV_ISSUER = "https://dev.finpace.local"
 DEFAULT_AUDIENCE = "finpace"
@@ -88,6 +87,8 @@ class Settings(BaseSettings):
         """Returns the asyncpg URL of the domain's own database on the configured server."""
         if not self.database_url:
             raise RuntimeError("FINPACE_DATABASE_URL is not set and no embedded server was started.")
+        from sqlalchemy.engine import make_url  # here: the router imports these settings and needs no SQLAlchemy
+
         url = make_url(self.database_url).set(drivername="postgresql+asyncpg", database=f"finpace_{domain}")
         return url.render_as_string(hide_password=False)
 
@@ -95,5 +96,7 @@ class Settings(BaseSettings):
         """Returns the asyncpg URL of a maintenance database on the configured server."""
         if not self.database_url:
             raise RuntimeError("FINPACE_DATABASE_URL is not set and no embedded server was started.")
+        from sqlalchemy.engine import make_url
+
         url = make_url(self.database_url).set(drivername="postgresql+asyncpg", database=database)
         return url.render_as_string(hide_password=False)

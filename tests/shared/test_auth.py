@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -234,6 +235,62 @@ def test_rotated_key_is_picked_up_by_refetching_on_unknown_kid(tmp_path: Path) -
     # The removed key is no longer trusted once the set was refetched.
     with pytest.raises(AuthError, match="unknown key"):
         validator.validate(jwt.encode({"alg": "ES256", "kid": old.kid, "typ": "at+jwt"}, claims, old))
+
+
+def test_a_verified_token_is_not_checked_again_while_the_keys_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [key])
+    validator = TokenValidator(settings)
+    token = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, _claims(settings), key)
+    first = validator.validate(token)
+
+    def no_second_check(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the signature was checked again")
+
+    monkeypatch.setattr("shared.auth.jwt.decode", no_second_check)
+    assert validator.validate(token) == first
+    assert asyncio.run(validator.validate_async(token)) == first
+    # Another token (even with the same claims) is verified on its own.
+    other = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, _claims(settings), key)
+    with pytest.raises(AssertionError, match="checked again"):
+        validator.validate(other)
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(tmp_path: Path) -> None:
+    old = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    new = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [old])
+    validator = TokenValidator(settings, min_refetch_seconds=0)
+    claims = _claims(settings)
+    remembered = jwt.encode({"alg": "ES256", "kid": old.kid, "typ": "at+jwt"}, claims, old)
+    assert validator.validate(remembered)
+    _jwks_settings(tmp_path, [new])
+    assert validator.validate(jwt.encode({"alg": "ES256", "kid": new.kid, "typ": "at+jwt"}, claims, new))
+    with pytest.raises(AuthError, match="unknown key"):
+        validator.validate(remembered)
+
+
+def test_a_remembered_token_still_expires(tmp_path: Path) -> None:
+    key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [key]).model_copy(update={"auth_leeway_seconds": 0})
+    validator = TokenValidator(settings)
+    token = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"},
+                       _claims(settings, exp=int(time.time()) + 2), key)
+    assert validator.validate(token)
+    time.sleep(2.1)
+    with pytest.raises(AuthError, match=r"expired|invalid"):
+        validator.validate(token)
+
+
+def test_the_remembered_tokens_are_bounded(tmp_path: Path) -> None:
+    key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [key])
+    validator = TokenValidator(settings, verified_max=3)
+    for _ in range(10):
+        validator.validate(jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, _claims(settings), key))
+    assert len(validator._verified) == 3
 
 
 def test_an_unavailable_jwks_keeps_the_keys_it_had_and_without_any_refuses(tmp_path: Path) -> None:
