@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from router.transport import NativePool
+
+if TYPE_CHECKING:
+    import httpx
 
 _ACCEPT = "application/graphql-response+json, application/json"
 
@@ -40,15 +42,19 @@ class SubgraphClient:
         self.timeout = timeout
         self.coalesce = coalesce
         self._native = NativePool(max_connections) if transport == "native" else None
-        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._max_connections = max_connections
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._inflight: dict[tuple, asyncio.Future] = {}
 
     def _client(self, name: str) -> httpx.AsyncClient:
         client = self._clients.get(name)
         if client is None:
+            import httpx  # only for the httpx transport: importing it costs a third of the router's start-up
+
+            size = self._max_connections
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
             client = self._clients[name] = httpx.AsyncClient(
-                limits=self._limits, timeout=httpx.Timeout(self.timeout), http2=False
+                limits=limits, timeout=httpx.Timeout(self.timeout), http2=False
             )
         return client
 
@@ -89,8 +95,11 @@ class SubgraphClient:
             except TimeoutError as exc:
                 raise SubgraphTimeout(name) from exc
             return SubgraphResponse(status, media, body)
+        client = self._client(name)
+        import httpx
+
         try:
-            resp = await self._client(name).post(url, content=payload, headers=all_headers)
+            resp = await client.post(url, content=payload, headers=all_headers)
         except httpx.TimeoutException as exc:
             raise SubgraphTimeout(name) from exc
         content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()

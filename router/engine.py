@@ -113,6 +113,7 @@ class Engine:
         self.static_labels = override_labels
         self.authorizer = authorizer or Authorizer(supergraph.authorization, supergraph.api_schema)
         self.filtered = LRU(cache_size)  # (query, operation name, auth context) -> Filtered
+        self.limit_checks = LRU(cache_size)  # (query, operation name, int variables) -> () or (LimitExceeded,)
         self.rules = validation_rules(introspection)
         self.hide_suggestions = not field_suggestions
         self._percent_labels = {
@@ -198,11 +199,9 @@ class Engine:
         if isinstance(coerced, list):
             return Result(400, {"errors": [_error(e.message, "BAD_USER_INPUT") for e in coerced]}, name)
         fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
-        try:
-            check_page_sizes(op, fragments, coerced, self.limits)
-            check_cost(self.supergraph.api_schema, op, fragments, coerced, self.limits, self.supergraph.cost)
-        except LimitExceeded as exc:
-            return Result(400, {"errors": [_error(exc.message, exc.code)]}, name)
+        refused = self.check_limits(query, op, operation_name, fragments, coerced)
+        if refused is not None:
+            return Result(400, {"errors": [_error(refused.message, refused.code)]}, name)
         filtered = self.authorize(query, doc, op, operation_name, fragments, caller)
         if filtered.paths and (filtered.empty or self.authorizer.reject_unauthorized):
             # Strict mode, or nothing left to ask for: answer now, no subgraph is called.
@@ -214,6 +213,32 @@ class Engine:
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
         return Operation(op, name, fragments, raw_vars, coerced, plan, filtered.errors())
+
+    def check_limits(
+        self,
+        query: str,
+        op: OperationDefinitionNode,
+        operation_name: str | None,
+        fragments: dict[str, FragmentDefinitionNode],
+        coerced: Any,
+    ) -> LimitExceeded | None:
+        """The page-size and cost verdict, computed once per document, operation and integer variables.
+
+        Both checks read nothing but the document and the variables whose values are integers (page sizes
+        and slicing arguments), so those values are the rest of the cache key.
+        """
+        values = getattr(coerced, "coerced", coerced) or {}
+        key = (query, operation_name, tuple(sorted((k, v) for k, v in values.items() if isinstance(v, int))))
+        verdict = self.limit_checks.get(key)
+        if verdict is None:
+            try:
+                check_page_sizes(op, fragments, coerced, self.limits)
+                check_cost(self.supergraph.api_schema, op, fragments, coerced, self.limits, self.supergraph.cost)
+                verdict = ()
+            except LimitExceeded as exc:
+                verdict = (exc,)
+            self.limit_checks.put(key, verdict)
+        return verdict[0] if verdict else None
 
     def authorize(
         self,

@@ -180,6 +180,9 @@ async def test_page_size_variables(router) -> None:
     await _passes(router, query, variables={"n": 1})
     await _refused(router, query, "PAGE_SIZE_OUT_OF_RANGE", variables={"n": 101})
     await _refused(router, query, "PAGE_SIZE_OUT_OF_RANGE", variables={"n": 0})
+    # The verdicts are cached per document and integer variables: each value keeps its own.
+    await _passes(router, query, variables={"n": 100})
+    await _refused(router, query, "PAGE_SIZE_OUT_OF_RANGE", variables={"n": 101})
     # A variable's default value is coerced like a sent one.
     await _refused(router, "query Top($n: Int! = 101) { topProducts(first: $n) { upc } }", "PAGE_SIZE_OUT_OF_RANGE")
 
