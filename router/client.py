@@ -59,10 +59,10 @@ class SubgraphClient:
         return client
 
     async def post(
-        self, name: str, url: str, body: dict, headers: dict[str, str], *, is_query: bool
+        self, name: str, url: str, body: dict | bytes, headers: dict[str, str], *, is_query: bool
     ) -> SubgraphResponse:
-        """POST one GraphQL request; identical concurrent *query* requests share one call."""
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        """POST one GraphQL request (a body or its JSON bytes); identical concurrent *query* requests share a call."""
+        payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         if not (self.coalesce and is_query):
             return await self._send(name, url, payload, headers, idempotent=is_query)
         key = (name, url, payload, tuple(sorted(headers.items())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +17,14 @@ from router.plan import Condition, Fetch, Flatten, Parallel, PlanNode, QueryPlan
 from router.supergraph import Supergraph
 
 _MISSING = object()
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@functools.lru_cache(maxsize=4096)
+def _payload_head(operation: str, operation_name: str | None) -> bytes:
+    """The request body up to its variables, encoded once per fetch operation (plans are cached too)."""
+    name = f',"operationName":{_dumps(operation_name)}' if operation_name else ""
+    return f'{{"query":{_dumps(operation)}{name},"variables":'.encode()
 
 
 @dataclass
@@ -93,9 +102,7 @@ class Executor:
             variables = {"representations": reps, **variables}
         elif not targets:
             return
-        body: dict[str, Any] = {"query": fetch.operation, "variables": variables}
-        if fetch.operation_name:
-            body["operationName"] = fetch.operation_name
+        body = _payload_head(fetch.operation, fetch.operation_name) + _dumps(variables).encode() + b"}"
         hoist = _hoisted(flatten_path)
         started = time.perf_counter()
         ok = False
@@ -145,7 +152,7 @@ class Executor:
                     err["path"] = list(hoist) + list(err["path"])
                 state.add_error(fetch.id, err)
 
-    async def _call(self, fetch: Fetch, body: dict, state: ExecutionState) -> dict:
+    async def _call(self, fetch: Fetch, body: bytes, state: ExecutionState) -> dict:
         url = self._urls.get(fetch.service_name) or ""
         try:
             resp = await self.client.post(
