@@ -48,9 +48,15 @@ test: $(STAMP) ## Run the whole test suite (real PostgreSQL and NATS, embedded b
 lint: $(STAMP) ## Lint with ruff.
 	$(BIN)/ruff check .
 
-bench: $(STAMP) ## Run the benchmarks in tests/perf (they print figures; not part of make test).
-	@if [ -d tests/perf ]; then $(BIN)/python -m pytest tests/perf -s -p no:cacheprovider; \
-	else echo "no benchmarks in tests/perf yet"; fi
+BENCH_ARGS ?=
+bench: $(STAMP) ## Run every benchmark in tests/perf and print its figures (BENCH_ARGS=--write updates docs/).
+	@if [ -f $(APOLLO)/package.json ] && [ ! -d $(APOLLO)/node_modules ] && command -v npm >/dev/null; then \
+		(cd $(APOLLO) && npm ci --no-audit --no-fund); \
+	fi
+	$(BIN)/python -m pytest tests/perf -s -p no:cacheprovider
+	$(BIN)/python -m tests.perf.bench_router $(BENCH_ARGS)
+	$(BIN)/python -m tests.perf.bench_audit
+	$(BIN)/python -m tests.perf.bench_notification
 
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP) ## Fuzz every subgraph and the router with FUZZ_EXAMPLES cases per root field (the suite runs a few).

@@ -13,12 +13,15 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -27,7 +30,6 @@ from router.transport import NativePool, TransportError
 from tests.perf.replay import serve_replays
 from tests.router.apollo_gateway import ensure_node_modules
 from tests.router.harness import APOLLO, SCENARIOS, free_port, load_subgraphs
-from tests.router.regenerate import PLACEHOLDER
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = "entities"
@@ -43,11 +45,12 @@ def _chain(levels: int) -> str:
     return "{ topReviews { " + inner + " } }"
 
 
-QUERIES = {
-    "two-hop list": "{ topReviews { body author { name } product { name price } } }",
-    "deep nested (5 fetches)": _chain(4),
-    "deep nested (10 fetches)": _chain(9),
-    "single subgraph": "{ users { id name username } }",
+Query = tuple[str, dict[str, Any]]  # document and variables
+QUERIES: dict[str, Query] = {
+    "two-hop list": ("{ topReviews { body author { name } product { name price } } }", {}),
+    "deep nested (5 fetches)": (_chain(4), {}),
+    "deep nested (10 fetches)": (_chain(9), {}),
+    "single subgraph": ("{ users { id name username } }", {}),
 }
 # Router settings for the run: limits wide enough for the deep queries (the defaults would refuse them).
 ROUTER_ENV = {
@@ -75,12 +78,12 @@ def _pin(pid: int, cores: set[int]) -> None:
         os.sched_setaffinity(pid, cores)
 
 
-async def _wait_ready(url: str, limit: float = 30.0) -> float:
+async def _wait_ready(url: str, limit: float = 30.0, headers: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     async with httpx.AsyncClient() as client:
         while time.perf_counter() - start < limit:
             try:
-                resp = await client.post(url, json={"query": "{ __typename }"})
+                resp = await client.post(url, json={"query": "{ __typename }"}, headers=headers or {})
                 if resp.status_code == 200:
                     return time.perf_counter() - start
             except httpx.HTTPError:
@@ -89,15 +92,17 @@ async def _wait_ready(url: str, limit: float = 30.0) -> float:
     raise RuntimeError(f"{url} did not become ready")
 
 
-async def _load(url: str, query: str, duration: float, concurrency: int, proc: psutil.Process) -> dict:
+async def _load(url: str, query: Query, duration: float, concurrency: int, proc: psutil.Process,
+                headers: dict[str, str]) -> dict:
     """`concurrency` keep-alive clients post `query` for `duration` seconds (a cheap client: see module doc)."""
     latencies: list[float] = []
     errors = 0
     peak = proc.memory_info().rss
     cpu_before = sum(proc.cpu_times()[:2])
     deadline = time.perf_counter() + duration
-    body = json.dumps({"query": query}).encode()
-    headers = {"content-type": "application/json", "accept": "application/json"}
+    document, variables = query
+    body = json.dumps({"query": document, "variables": variables}).encode()
+    headers = {"content-type": "application/json", "accept": "application/json", **headers}
     pool = NativePool(max_connections=concurrency)
     size = 0
 
@@ -138,33 +143,34 @@ async def _load(url: str, query: str, duration: float, concurrency: int, proc: p
     }
 
 
-async def _run_target(name: str, cmd: list[str], env: dict, url: str, args, core: int) -> dict:
+async def _run_target(name: str, cmd: list[str], env: dict, url: str, args, core: int, graph: Graph) -> dict:
     started = time.perf_counter()
     # Started before the event loop has work to do; the call returns at once.
     proc = subprocess.Popen(  # noqa: ASYNC220
         cmd, env=env, cwd=REPO if name == "router" else APOLLO, stdout=subprocess.DEVNULL
     )
     _pin(proc.pid, {core})
+    headers = graph.client_headers() if name == "router" else {}
     try:
-        await _wait_ready(url)
+        await _wait_ready(url, headers=headers)
         startup = time.perf_counter() - started
         ps = psutil.Process(proc.pid)
         results = {"startup_s": startup}
-        for label, query in QUERIES.items():
-            await _load(url, query, 1.0, args.concurrency, ps)  # warm-up: caches, JIT, pools
-            results[label] = await _load(url, query, args.duration, args.concurrency, ps)
+        for label, query in graph.queries.items():
+            await _load(url, query, 1.0, args.concurrency, ps, headers)  # warm-up: caches, JIT, pools
+            results[label] = await _load(url, query, args.duration, args.concurrency, ps, headers)
         return results
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def _table(results: dict) -> str:
+def _table(results: dict, queries: dict[str, Query]) -> str:
     lines = [
         "| query | gateway | RPS | RPS vs Apollo | p50 ms | p95 ms | gateway CPU ms/request | peak RSS MB | errors |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label in QUERIES:
+    for label in queries:
         apollo = results.get("Apollo Gateway", {}).get(label)
         for target in results:
             r = results[target][label]
@@ -173,17 +179,15 @@ def _table(results: dict) -> str:
                 f"| {label} | {target} | {r['rps']:.0f} | {ratio} | {r['p50']:.1f} | {r['p95']:.1f} | "
                 f"{r['cpu_ms']:.2f} | {r['peak_mb']:.0f} | {r['errors']} |"
             )
-    sizes = ", ".join(f"{label} {results[next(iter(results))][label]['response_bytes']:,} B" for label in QUERIES)
+    sizes = ", ".join(f"{label} {results[next(iter(results))][label]['response_bytes']:,} B" for label in queries)
     lines.append(f"\nResponse sizes: {sizes}.")
     starts = ", ".join(f"{t} {results[t]['startup_s']:.2f} s" for t in results)
     return "\n".join(lines) + f"\n\nStart-up to first answer: {starts}.\n"
 
 
-START, END = "<!-- bench_router:start -->", "<!-- bench_router:end -->"
-
-
-def _write_docs(args, table: str) -> None:
-    """Replace the figures between the markers in docs/benchmarks.md; the prose around them is written by hand."""
+def _write_docs(args, table: str, marker: str) -> None:
+    """Replace the figures between the graph's markers in docs/benchmarks.md; the prose around them is by hand."""
+    START, END = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     path = REPO / "docs" / "benchmarks.md"
     text = path.read_text()
     run = (
@@ -195,13 +199,13 @@ def _write_docs(args, table: str) -> None:
     path.write_text(f"{head}{START}\n{run}{table}{END}{tail}")
 
 
-def _router_cmd(port: int) -> list[str]:
+def _router_cmd(port: int, factory: str = "router.app:create_app") -> list[str]:
     return [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "router.app:create_app",
+        factory,
         "--port",
         str(port),
         "--log-level",
@@ -210,53 +214,118 @@ def _router_cmd(port: int) -> list[str]:
     ]
 
 
-async def main_async(args) -> None:
-    ensure_node_modules()
+@dataclass
+class Graph:
+    """What the gateways are measured on: upstream subgraphs, each gateway's supergraph, queries, credentials."""
+
+    marker: str  # the figures' markers in docs/benchmarks.md
+    upstreams: dict[str, str]  # subgraph name -> real URL
+    supergraph: str  # what the router reads (placeholders or real URLs replaced later)
+    apollo_supergraph: str
+    queries: dict[str, Query]
+    router_factory: str = "router.app:create_app"
+    router_env: dict[str, str] = field(default_factory=dict)
+    token: Any = None  # () -> bearer token for the router's requests, or None
+    replay_headers: dict[str, str] = field(default_factory=dict)
+
+    def client_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token()}"} if self.token else {}
+
+
+def _entities_graph(others: set[int], procs: list) -> Graph:
+    """The `entities` scenario's three Strawberry subgraphs, each in its own process on the other core(s)."""
     names = list(load_subgraphs(SCENARIO))
     real = {name: free_port() for name in names}
-    replay = {name: free_port() for name in names}
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    gateway_core, others = cores[0], set(cores[1:]) or {cores[0]}
-    procs = []
     for name, port in real.items():
         p = multiprocessing.Process(target=_serve_subgraph, args=(SCENARIO, name, port), daemon=True)
         p.start()
         _pin(p.pid, others)
         procs.append(p)
-    upstreams = {replay[n]: f"http://127.0.0.1:{real[n]}/graphql" for n in names}
-    p = multiprocessing.Process(target=serve_replays, args=(upstreams, others), daemon=True)
+    sdl = (SCENARIOS / SCENARIO / "supergraph.graphql").read_text()
+    return Graph(marker="bench_router", upstreams={n: f"http://127.0.0.1:{real[n]}/graphql" for n in names},
+                 supergraph=sdl, apollo_supergraph=sdl, queries=QUERIES)
+
+
+def _platform_graph(platform: Any) -> Graph:
+    """The project's graph (tests/perf/platform_graph.py): the committed supergraph, the two persisted views."""
+    from tests.perf.platform_graph import SUPERGRAPH, without_security
+    from tests.perf.platform_router import DATA_DIR_ENV
+
+    sdl = SUPERGRAPH.read_text()
+    return Graph(marker="bench_platform", upstreams=dict(platform.urls), supergraph=sdl,
+                 apollo_supergraph=without_security(sdl), queries=platform.queries(),
+                 router_factory="tests.perf.platform_router:router_app",
+                 router_env={DATA_DIR_ENV: str(platform.settings.data_dir)},
+                 token=platform.token, replay_headers={"authorization": f"Bearer {platform.token()}"})
+
+
+def _pointed_at(sdl: str, replay: dict[str, int]) -> str:
+    """The supergraph with every subgraph's URL (placeholder or real) pointed at its replaying server."""
+    for name, port in replay.items():
+        sdl = re.sub(rf'(@join__graph\(name: "{re.escape(name)}", url: )"[^"]*"', rf'\1"http://127.0.0.1:{port}/graphql"',
+                     sdl)
+    return sdl
+
+
+async def _measure(graph: Graph, args, gateway_core: int, others: set[int], procs: list) -> dict:
+    names = list(graph.upstreams)
+    replay = {name: free_port() for name in names}
+    upstreams = {replay[n]: graph.upstreams[n] for n in names}
+    p = multiprocessing.Process(target=serve_replays, args=(upstreams, others, graph.replay_headers), daemon=True)
     p.start()
     procs.append(p)
-    _pin(os.getpid(), others)
-    try:
-        for name in names:
-            await _wait_ready(f"http://127.0.0.1:{real[name]}/graphql")
-            await _wait_ready(f"http://127.0.0.1:{replay[name]}/graphql")
-        sdl = (SCENARIOS / SCENARIO / "supergraph.graphql").read_text()
-        for name, port in replay.items():
-            sdl = sdl.replace(PLACEHOLDER.format(name=name), f"http://127.0.0.1:{port}/graphql")
-        with tempfile.TemporaryDirectory() as tmp:
-            supergraph = Path(tmp) / "supergraph.graphql"
-            supergraph.write_text(sdl)
-            results = {}
-            for variant in args.variants:
-                port = free_port()
-                env = {**os.environ, "FINPACE_ROUTER_SUPERGRAPH": str(supergraph), **ROUTER_ENV, **VARIANTS[variant]}
-                results[f"router ({variant})"] = await _run_target(
-                    "router", _router_cmd(port), env, f"http://127.0.0.1:{port}/graphql", args, gateway_core
-                )
+    for name in names:
+        await _wait_ready(graph.upstreams[name], headers=graph.replay_headers)
+        await _wait_ready(f"http://127.0.0.1:{replay[name]}/graphql")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        supergraph, apollo_supergraph = Path(tmp) / "supergraph.graphql", Path(tmp) / "apollo.graphql"
+        supergraph.write_text(_pointed_at(graph.supergraph, replay))
+        apollo_supergraph.write_text(_pointed_at(graph.apollo_supergraph, replay))
+        for variant in args.variants:
             port = free_port()
-            cmd = ["node", str(APOLLO / "gateway.mjs"), str(supergraph), str(port)]
-            results["Apollo Gateway"] = await _run_target(
-                "apollo", cmd, dict(os.environ), f"http://127.0.0.1:{port}/", args, gateway_core
-            )
+            env = {**os.environ, "FINPACE_ROUTER_SUPERGRAPH": str(supergraph), **ROUTER_ENV, **graph.router_env,
+                   **VARIANTS[variant]}
+            results[f"router ({variant})"] = await _run_target(
+                "router", _router_cmd(port, graph.router_factory), env, f"http://127.0.0.1:{port}/graphql", args,
+                gateway_core, graph)
+        port = free_port()
+        cmd = ["node", str(APOLLO / "gateway.mjs"), str(apollo_supergraph), str(port)]
+        results["Apollo Gateway"] = await _run_target(
+            "apollo", cmd, dict(os.environ), f"http://127.0.0.1:{port}/", args, gateway_core, graph)
+    return results
+
+
+async def main_async(args) -> None:
+    ensure_node_modules()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    gateway_core, others = cores[0], set(cores[1:]) or {cores[0]}
+    _pin(os.getpid(), others)
+    procs: list = []
+    try:
+        if "entities" in args.graphs:
+            graph = _entities_graph(others, procs)
+            _report(args, graph, await _measure(graph, args, gateway_core, others, procs))
+        if "platform" in args.graphs:
+            from tests.perf.platform_graph import seeded_platform
+
+            async with seeded_platform() as platform:
+                graph = _platform_graph(platform)
+                _report(args, graph, await _measure(graph, args, gateway_core, others, procs))
     finally:
         for p in procs:
             p.terminate()
-    table = _table(results)
-    print(table)
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+
+
+def _report(args, graph: Graph, results: dict) -> None:
+    table = _table(results, graph.queries)
+    print(f"## {graph.marker}\n{table}", flush=True)
     if args.write:
-        _write_docs(args, table)
+        _write_docs(args, table, graph.marker)
 
 
 def main() -> None:
@@ -264,6 +333,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
+    parser.add_argument("--graphs", nargs="+", default=["entities", "platform"], choices=["entities", "platform"],
+                        help="the test scenario's subgraphs and/or the project's seeded subgraphs")
     parser.add_argument(
         "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="router set-ups to measure"
     )
