@@ -152,11 +152,12 @@ class Shaper:
 
     def _value(self, value, gtype, selections, path, coordinate: str):
         if isinstance(gtype, GraphQLNonNull):
-            result = None if value is None else self._inner(value, gtype.of_type, selections, path, coordinate)
-            if result is None or result is _BUBBLE:
+            if value is None:
                 self._error(f"Cannot return null for non-nullable field {coordinate}.", path)
                 return _BUBBLE
-            return result
+            result = self._inner(value, gtype.of_type, selections, path, coordinate)
+            # A None or a bubble from below already has its error: one error per origin, not one per level.
+            return _BUBBLE if result is None or result is _BUBBLE else result
         if value is None:
             return None
         result = self._inner(value, gtype, selections, path, coordinate)
