@@ -13,6 +13,7 @@ from router.app import create_app
 from router.config import RouterSettings
 from router.supergraph import Supergraph
 from tests.router.apollo_gateway import ApolloGatewayProcess, ensure_node_modules
+from tests.router.differential import compare_errors
 from tests.router.harness import SCENARIOS, load_cases, scenario_names
 from tests.router.regenerate import PLACEHOLDER, compose_scenario
 
@@ -57,10 +58,6 @@ def pairs(scenarios, tmp_path_factory) -> Iterator[dict]:
         pair.gateway.stop()
 
 
-def _paths(body: dict) -> list:
-    return sorted(json.dumps(e.get("path")) for e in body.get("errors") or [])
-
-
 @pytest.mark.parametrize(("scenario", "case"), CASES)
 async def test_same_response_as_apollo_gateway(pairs, scenario: str, case: dict) -> None:
     pair = pairs(scenario)
@@ -78,9 +75,9 @@ async def test_same_response_as_apollo_gateway(pairs, scenario: str, case: dict)
         assert ours_body["data"] == case["expected"]["data"]
         assert apollo_body.get("data") != ours_body["data"], "Apollo fixed it: drop known_apollo_difference"
         return
-    # Same data, byte for byte (field order included), and errors at the same paths.
+    # Same data, byte for byte (field order included), and the same errors: path, message, code, subgraph.
     assert json.dumps(ours_body.get("data")) == json.dumps(apollo_body.get("data"))
-    assert _paths(ours_body) == _paths(apollo_body)
+    compare_errors(ours_body, apollo_body, case.get("apollo_differences", {}))
 
 
 @pytest.mark.parametrize("scenario", scenario_names())
