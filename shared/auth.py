@@ -128,7 +128,7 @@ class TokenValidator:
     # It saves the signature check (most of the validation's cost) on each request of a client's session.
     verified_seconds: float = 60.0
     verified_max: int = 10_000
-    _verified: OrderedDict[str, tuple[Principal, float, int]] = field(default_factory=OrderedDict, repr=False)
+    _verified: OrderedDict[str, tuple[Principal, float, float, int]] = field(default_factory=OrderedDict, repr=False)
     _generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -179,8 +179,9 @@ class TokenValidator:
             entry = self._verified.get(token)
             if entry is None:
                 return None
-            principal, until, generation = entry
-            fresh = time.monotonic() < until and generation == self._generation
+            principal, until, exp, generation = entry
+            # Both clocks: the monotonic one bounds how long we trust the check, the wall clock the token's exp.
+            fresh = time.monotonic() < until and time.time() < exp and generation == self._generation
             if not fresh or time.monotonic() - self._fetched_at > self.cache_seconds:
                 del self._verified[token]
                 return None
@@ -194,7 +195,7 @@ class TokenValidator:
         if lifetime <= 0:
             return
         with self._lock:
-            self._verified[token] = (principal, time.monotonic() + lifetime, generation)
+            self._verified[token] = (principal, time.monotonic() + lifetime, float(exp), generation)
             self._verified.move_to_end(token)
             while len(self._verified) > self.verified_max:
                 self._verified.popitem(last=False)
