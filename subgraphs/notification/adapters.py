@@ -52,6 +52,8 @@ class SmtpAdapter:
 
     def _send(self, message: Outgoing) -> str:
         email = EmailMessage()
+        # The same Message-ID on every attempt: a relay or mailbox that sees a retry of an accepted
+        # message (our crash after the relay's 250) can recognise it as the same message.
         message_id = f"<{message.notification_id}@finpace>"
         email["From"], email["To"], email["Subject"] = self.sender, message.recipient, message.subject or ""
         email["Message-ID"] = message_id
@@ -79,7 +81,9 @@ class HttpProviderAdapter:
     timeout: float = 10.0
 
     async def send(self, message: Outgoing) -> str:
-        headers = {"idempotency-key": message.notification_id}
+        # The notification id on every attempt: a retry after an unrecorded acceptance is a duplicate
+        # the provider can discard (delivery to the provider is at least once).
+        headers = {"Idempotency-Key": message.notification_id}
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
         payload = {"channel": message.channel, "to": message.recipient, "subject": message.subject,
@@ -93,7 +97,14 @@ class HttpProviderAdapter:
             raise DeliveryError(f"provider answered {response.status_code}")
         if response.status_code >= 400:
             raise DeliveryError(f"provider refused the message ({response.status_code})", permanent=True)
-        return str(response.json()["id"])
+        try:
+            provider_id = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            provider_id = None
+        if isinstance(provider_id, bool) or not isinstance(provider_id, str | int) or not str(provider_id):
+            # Perhaps accepted: the retry carries the same Idempotency-Key, so the provider can dedupe it.
+            raise DeliveryError(f"provider answered {response.status_code} without a message id")
+        return str(provider_id)
 
 
 def adapters_for(config: NotificationConfig) -> dict[str, Adapter]:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NotificationConfig:
-    """Where to deliver (SMTP relay, HTTP provider), the webhook secret, and the retry schedule."""
+    """Where to deliver (SMTP relay, HTTP provider), the webhook secret, the retry schedule and the claim lease.
+
+    A claimed message is SENDING for `lease_seconds`; only then may another dispatcher claim it again. A send
+    is abandoned after `send_timeout_seconds`, so the lease must be longer: otherwise a slow send and the
+    next claim's send would overlap.
+    """
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -20,6 +25,13 @@ class NotificationConfig:
     max_attempts: int = 5
     backoff_seconds: tuple[float, ...] = (1, 5, 30, 120, 600)
     poll_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    send_timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.send_timeout_seconds <= 0 or self.lease_seconds <= self.send_timeout_seconds:
+            raise ValueError(f"Notification lease_seconds {self.lease_seconds} must exceed send_timeout_seconds "
+                             f"{self.send_timeout_seconds} (and both be positive).")
 
     @classmethod
     def from_env(cls) -> NotificationConfig:
@@ -33,6 +45,8 @@ class NotificationConfig:
             provider_token=env("FINPACE_NOTIFICATION_PROVIDER_TOKEN"),
             webhook_secret=env("FINPACE_NOTIFICATION_WEBHOOK_SECRET") or "dev-webhook-secret",
             max_attempts=int(env("FINPACE_NOTIFICATION_MAX_ATTEMPTS") or 5),
+            lease_seconds=float(env("FINPACE_NOTIFICATION_LEASE_SECONDS") or 60),
+            send_timeout_seconds=float(env("FINPACE_NOTIFICATION_SEND_TIMEOUT_SECONDS") or 30),
         )
 
     def backoff(self, attempts: int) -> float:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,6 +29,7 @@ class Category(StrEnum):
 
 class DeliveryStatus(StrEnum):
     QUEUED = "QUEUED"
+    SENDING = "SENDING"  # claimed by a dispatcher and possibly handed to the provider; outcome not yet recorded
     SENT = "SENT"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
@@ -94,7 +95,11 @@ class Notification(Base):
     """One message to one party on one channel, caused by one event; its delivery status and attempts."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("event_id", "channel"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel"),
+        # What the dispatchers claim from: due QUEUED messages and SENDING ones whose lease expired.
+        Index("notifications_due", "next_attempt_at", postgresql_where=text("status IN ('QUEUED', 'SENDING')")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     party_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
@@ -110,7 +115,10 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # QUEUED: when the message is due; SENDING: when the claim's lease expires and another attempt may start.
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # the latest claim
+    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the dispatcher that made it
     provider_message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

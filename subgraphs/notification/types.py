@@ -20,7 +20,8 @@ Channel = strawberry.enum(Enum("NotificationChannel", {c.name: c.value for c in 
 Category = strawberry.enum(Enum("NotificationCategory", {c.name: c.value for c in models.Category}),  # type: ignore[misc]
                            description="SERVICE messages are always allowed; MARKETING ones need consent.")
 Status = strawberry.enum(Enum("DeliveryStatus", {c.name: c.value for c in models.DeliveryStatus}),  # type: ignore[misc]
-                         description="QUEUED → SENT → DELIVERED | FAILED | BOUNCED; SUPPRESSED when never sent.")
+                         description="QUEUED → SENDING → SENT → DELIVERED | FAILED | BOUNCED; "
+                                     "SUPPRESSED when never sent.")
 
 
 async def visible(info: Info, party_id: uuid.UUID) -> bool:

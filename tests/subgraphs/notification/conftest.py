@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -11,9 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +32,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.embedded import free_port
 from shared.events import Envelope
 from shared.messaging import connect, provision_from
-from shared.migrations import upgrade
+from shared.migrations import alembic_config, ensure_database, upgrade
 from subgraphs.notification.app import create_app
 from subgraphs.notification.config import NotificationConfig
 from tests.helpers import GraphQLClient, serve
@@ -52,19 +57,34 @@ class Mailbox:
 
 @dataclass
 class Provider:
-    """A local SMS/push provider: POST /messages; `failures` makes the next calls answer 503."""
+    """A local SMS/push provider: POST /messages, answering a repeated Idempotency-Key with the same id.
 
-    received: list[dict[str, Any]] = field(default_factory=list)
+    `failures` makes the next calls answer 503, `always_fail_to` recipients always get 503, and
+    `malformed_to` recipients get a 200 whose body has no message id.
+    """
+
+    received: list[dict[str, Any]] = field(default_factory=list)  # every accepted request, repeats included
+    keys: list[str] = field(default_factory=list)  # the Idempotency-Key of each of them
+    ids: dict[str, str] = field(default_factory=dict)  # key → the id its first request was given
     failures: int = 0
     always_fail_to: set[str] = field(default_factory=set)
+    malformed_to: set[str] = field(default_factory=set)
 
     async def messages(self, request: Request) -> JSONResponse:
         body = await request.json()
         if self.failures > 0 or body["to"] in self.always_fail_to:
             self.failures = max(0, self.failures - 1)
             return JSONResponse({"error": "try later"}, status_code=503)
+        key = request.headers.get("idempotency-key") or uuid.uuid4().hex
         self.received.append(body)
-        return JSONResponse({"id": f"prov-{uuid.uuid4().hex}"})
+        self.keys.append(key)
+        if body["to"] in self.malformed_to:
+            return JSONResponse({"status": "accepted"})
+        return JSONResponse({"id": self.ids.setdefault(key, f"prov-{uuid.uuid4().hex}")})
+
+    def to(self, recipient: str) -> list[str]:
+        """The Idempotency-Keys of the accepted requests for a recipient, in order."""
+        return [key for body, key in zip(self.received, self.keys, strict=True) if body["to"] == recipient]
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +102,35 @@ async def provider() -> AsyncIterator[tuple[Provider, str]]:
     app = Starlette(routes=[Route("/messages", state.messages, methods=["POST"])])
     async with serve(app) as base:
         yield state, base
+
+
+@dataclass
+class Scratch:
+    """A notification database of a test's own: its Alembic config and engine."""
+
+    alembic: Config
+    engine: AsyncEngine
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(settings: Settings, revision: str = "head") -> AsyncIterator[Scratch]:
+    """Creates a fresh notification database migrated to `revision`, out of the subgraph's reach; drops it after."""
+    domain = f"notification_{uuid.uuid4().hex[:8]}"
+    await ensure_database(settings, domain)
+    cfg = alembic_config(settings, "notification")
+    cfg.set_main_option("sqlalchemy.url", settings.domain_database_url(domain).replace("%", "%%"))
+    await asyncio.to_thread(command.upgrade, cfg, revision)
+    engine = create_engine(settings, domain)
+    try:
+        yield Scratch(cfg, engine)
+    finally:
+        await engine.dispose()
+        url = make_url(settings.server_database_url("postgres")).set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "finpace_{domain}" WITH (FORCE)')
+        finally:
+            await conn.close()
 
 
 @pytest.fixture(scope="session")
