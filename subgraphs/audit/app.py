@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, *, config: AuditConfig | None =
             audit = None
             if runtime.nc is not None:
                 audit = AuditRuntime(nc=runtime.nc, sessions=runtime.sessions, config=config,
-                                     checkpointer=checkpointer, definitions=audit_consumers(nats_folder))
+                                     checkpointer=checkpointer, definitions=audit_consumers(nats_folder),
+                                     engine=runtime.engine)
                 audit.start()
             app_.state.audit = audit
             app_.state.checkpointer = checkpointer

@@ -22,6 +22,8 @@ class AuditConfig:
     checkpoint_poll_seconds: float = 2.0
     monitor_seconds: float = 5.0
     stall_seconds: float = 30.0
+    # How often a standby replica tries to become the one that consumes (and the leader checks it still is).
+    leader_poll_seconds: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditConfig:
@@ -35,6 +37,7 @@ class AuditConfig:
             public_key=Path(public) if public else None,
             checkpoint_every_entries=int(env("FINPACE_AUDIT_CHECKPOINT_EVERY_ENTRIES") or 1000),
             checkpoint_every_seconds=float(env("FINPACE_AUDIT_CHECKPOINT_EVERY_SECONDS") or 300),
+            leader_poll_seconds=float(env("FINPACE_AUDIT_LEADER_POLL_SECONDS") or 2),
         )
 
     def public_key_path(self) -> Path:

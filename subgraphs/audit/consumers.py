@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 from nats.aio.client import Client as NATS
 from prometheus_client import Gauge
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.messaging import nats_definitions_dir
@@ -31,6 +32,7 @@ CONSUMER_STALLED_SECONDS = Gauge(
     "Seconds since the consumer last made progress with events pending",
     ["consumer"],
 )
+LEADER = Gauge("finpace_audit_leader", "1 while this audit replica holds the leader lock and consumes")
 LAST_CHECKPOINT = Gauge("finpace_audit_checkpoint_sequence", "Chain sequence of the last signed checkpoint")
 
 
@@ -77,20 +79,47 @@ class ConsumerState:
         return self.task is not None and not self.task.done()
 
 
+@contextlib.asynccontextmanager
+async def _discarded(conn: Any) -> Any:
+    """Closes the connection afterwards instead of pooling it: a pooled one would keep the session lock."""
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+
+
+# pg_advisory_lock key held (session-level) by the one audit replica that consumes ("FPAUDLDR").
+LEADER_LOCK_KEY = 0x46504155444C4452
+
+
 @dataclass
 class AuditRuntime:
-    """Starts, watches and stops the audit consumers and the checkpointer."""
+    """Starts, watches and stops the audit consumers and the checkpointer.
+
+    Only one replica consumes: each batch keeps stream order, but two replicas could interleave their
+    batches and apply an aggregate's events out of order. The replica that holds a PostgreSQL session
+    advisory lock on the audit database is the leader and runs the consumers and the checkpointer; the
+    others are standbys that serve queries and try for the lock every `leader_poll_seconds`. The lock goes
+    with the leader's connection (a crash, a network split or a database restart releases it), so the
+    leader checks its connection on the same period and stops consuming at once when it is gone; a
+    standby then takes over. Messages the old leader had in hand are redelivered after `ack_wait` and the
+    inbox absorbs what it had committed.
+    """
 
     nc: NATS
     sessions: async_sessionmaker[AsyncSession]
     config: AuditConfig
     checkpointer: Checkpointer
     definitions: list[ConsumerDefinition]
+    engine: AsyncEngine | None = None  # for the leader lock; without it this replica always consumes (tests)
     consumers: dict[str, ConsumerState] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    leader: bool = False
+    _consuming: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def start(self) -> None:
-        """Starts every consumer, the checkpoint loop and the monitor loop."""
+        """Builds the consumers; starts them with the checkpointer now, or once this replica is the leader."""
         for d in self.definitions:
             # Strict stream order in batches: one transaction and one commit per fetched batch.
             sub = OrderedBatchSubscriber(
@@ -103,11 +132,55 @@ class AuditRuntime:
                 max_deliver=d.max_deliver,
                 batch=d.max_ack_pending,
             )
-            state = ConsumerState(subscriber=sub)
-            self.consumers[d.durable] = state
-            self.start_consumer(d.durable)
-        self.tasks.append(asyncio.create_task(self._checkpoint_loop(), name="audit-checkpoints"))
+            self.consumers[d.durable] = ConsumerState(subscriber=sub)
         self.tasks.append(asyncio.create_task(self._monitor_loop(), name="audit-monitor"))
+        if self.engine is None:
+            self._lead()
+        else:
+            self.tasks.append(asyncio.create_task(self._leadership_loop(), name="audit-leadership"))
+
+    def _lead(self) -> None:
+        self.leader = True
+        LEADER.set(1)
+        for durable in self.consumers:
+            self.start_consumer(durable)
+        self._consuming = [asyncio.create_task(self._checkpoint_loop(), name="audit-checkpoints")]
+
+    async def _follow(self) -> None:
+        """Stops consuming (the lock is gone, or shutdown)."""
+        self.leader = False
+        LEADER.set(0)
+        for durable in list(self.consumers):
+            await self.stop_consumer(durable)
+        await stop_tasks(self._consuming)
+        self._consuming = []
+
+    async def _leadership_loop(self) -> None:
+        assert self.engine is not None
+        while True:
+            try:
+                async with self.engine.connect() as conn, _discarded(conn):
+                    while not (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})
+                               ).scalar():
+                        await conn.commit()  # no transaction left open while standing by
+                        await asyncio.sleep(self.config.leader_poll_seconds)
+                    await conn.commit()
+                    log.info("audit_leader_elected")
+                    self._lead()
+                    try:
+                        while True:
+                            await asyncio.sleep(self.config.leader_poll_seconds)
+                            async with asyncio.timeout(max(5.0, 2 * self.config.leader_poll_seconds)):
+                                await conn.execute(text("SELECT 1"))
+                                await conn.commit()
+                    finally:
+                        await self._follow()
+                        log.warning("audit_leadership_lost")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("audit_leadership_check_failed", error=repr(exc))
+            await asyncio.sleep(self.config.leader_poll_seconds)
 
     def start_consumer(self, durable: str) -> None:
         """(Re)starts one consumer's task."""
@@ -126,10 +199,10 @@ class AuditRuntime:
                 await subscription.unsubscribe()
 
     async def stop(self) -> None:
-        """Stops every task this runtime started."""
-        for durable in list(self.consumers):
-            await self.stop_consumer(durable)
+        """Stops every task this runtime started (the leader lock goes with its connection)."""
         await stop_tasks(self.tasks)
+        self.tasks = []
+        await self._follow()
 
     async def _checkpoint_loop(self) -> None:
         while True:
@@ -161,15 +234,22 @@ class AuditRuntime:
             CONSUMER_UP.labels(durable).set(1 if self.healthy(durable) else 0)
 
     def healthy(self, durable: str) -> bool:
-        """Whether a consumer runs and has not sat on pending events for longer than stall_seconds."""
+        """Whether a consumer runs and has not sat on pending events for longer than stall_seconds.
+
+        A standby replica's consumers are not its to run: it is healthy as long as it stands by.
+        """
+        if not self.leader:
+            return True
         state = self.consumers[durable]
         stalled = state.pending > 0 and time.monotonic() - state.last_progress > self.config.stall_seconds
         return state.running and not stalled
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Returns each consumer's health as reported by /health and /ready."""
+        role = "leader" if self.leader else "standby"
         return {
-            durable: {"running": state.running, "pending": state.pending, "healthy": self.healthy(durable)}
+            durable: {"running": state.running, "pending": state.pending, "healthy": self.healthy(durable),
+                      "role": role}
             for durable, state in self.consumers.items()
         }
 

@@ -83,6 +83,7 @@ def audit_config(tmp_path_factory: pytest.TempPathFactory) -> AuditConfig:
         checkpoint_poll_seconds=0.2,
         monitor_seconds=0.2,
         stall_seconds=30,
+        leader_poll_seconds=0.2,
     )
 
 

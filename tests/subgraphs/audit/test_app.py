@@ -20,6 +20,7 @@ from shared.config import Settings
 from shared.db import RequestContext, UnitOfWork, create_sessionmaker, outbox_table
 from shared.events import Actor
 from shared.outbox import OutboxRelay
+from subgraphs.audit.app import create_app
 from subgraphs.audit.extract import write_extract
 from subgraphs.audit.models import Evidence
 from subgraphs.audit.queries import TrailFilter
@@ -27,7 +28,7 @@ from subgraphs.audit.schema import build_schema
 from subgraphs.party import service as party_service
 from subgraphs.party.commands import RegisterParty
 from subgraphs.party.models import LifecycleAction, PartyType
-from tests.helpers import GraphQLClient
+from tests.helpers import GraphQLClient, serve
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "audit.graphql"
 
@@ -268,3 +269,49 @@ def test_cli_verify_and_extract(
     assert "entries written" in extracted.output and out.read_text().startswith("sequence,")
     refused = runner.invoke(group, ["extract", "-o", str(out), "--format", "xml"])
     assert refused.exit_code == 2
+
+
+async def test_only_the_leader_consumes_and_a_standby_takes_over(
+    audit_app: tuple[Starlette, str],
+    audit_http: httpx.AsyncClient,
+    audit_config: Any,
+    auditor: GraphQLClient,
+    settings: Settings,
+    party_engine: AsyncEngine,
+) -> None:
+    leader = audit_app[0].state.audit
+
+    async def leads(runtime: Any) -> bool:
+        return bool(runtime.leader and all(state.running for state in runtime.consumers.values()))
+
+    async def recorded(client: GraphQLClient, party_id: str) -> bool:
+        return bool((await client.data(TRAIL, {"subject": party_id, "first": 10}))["auditTrail"]["totalCount"] == 2)
+
+    await wait_for(lambda: leads(leader))
+    second = create_app(settings, config=audit_config)
+    try:
+        async with serve(second) as second_base:
+            standby, via_second = second.state.audit, GraphQLClient(audit_http, f"{second_base}/graphql", auditor.token)
+            await asyncio.sleep(5 * audit_config.leader_poll_seconds)  # several tries for the lock, all refused
+            assert not standby.leader and not any(state.running for state in standby.consumers.values())
+            health = await audit_http.get(f"{second_base}/health")
+            assert health.status_code == 200 and health.json()["consumers"]["audit-party"]["role"] == "standby"
+            # (finpace_audit_leader is per process: both replicas share this one, so it is not checked here.)
+
+            await leader.stop()  # the lock goes with its connection: the standby takes over
+            await wait_for(lambda: leads(standby))
+            party_id, _ = await party_activity(settings, party_engine)
+            await wait_for(lambda: recorded(via_second, party_id))
+            trail = (await via_second.data(TRAIL, {"subject": party_id, "first": 10}))["auditTrail"]
+            assert [e["node"]["aggregateVersion"] for e in trail["edges"]] == [1, 2]
+            assert (await via_second.data(VERIFY))["verifyAuditChain"]["ok"]
+            assert (await audit_http.get(f"{second_base}/health")).json()["consumers"]["audit-party"]["role"] == (
+                "leader"
+            )
+    finally:
+        # The second replica has shut down and released the lock: the first leads again (later tests need it).
+        if not leader.tasks:
+            leader.start()
+    await wait_for(lambda: leads(leader))
+    party_id, _ = await party_activity(settings, party_engine)
+    await wait_for(lambda: recorded(auditor, party_id))
