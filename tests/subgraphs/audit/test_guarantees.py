@@ -1,10 +1,13 @@
-"""Consumer guarantees on a private nats-server: crash before ack, broker restart, stalled process, poison."""
+"""Consumer guarantees on a private nats-server: crash before ack, broker stopped, killed or frozen, stalled process,
+poison."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -60,8 +63,31 @@ async def test_reprovisioning_raises_an_existing_consumers_max_ack_pending(broke
     assert info.config.max_ack_pending == 256 and info.config.max_deliver == 6
 
 
+async def broker_fault(server: EmbeddedNats, fault: str) -> None:
+    """Takes the broker away mid-run and brings it back: a clean stop, a SIGKILL, or a freeze past ack_wait."""
+    if fault == "stopped":
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(server.start)
+    elif fault == "killed":
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # no shutdown, no flush: JetStream recovers from its files
+        await asyncio.to_thread(server.stop, 1)  # reaps the dead process
+        await asyncio.to_thread(server.start)
+    else:
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # the broker freezes: clients time out, ack_wait (1 s) passes
+        try:
+            await asyncio.sleep(2.5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("fault", ["stopped", "killed", "paused"])
 async def test_crash_restart_and_stall_lose_nothing_and_apply_once_in_stream_order(
-    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain
+    broker: tuple[EmbeddedNats, NATS], fresh_chain: Chain, fault: str
 ) -> None:
     server, nc = broker
     sessions, _, config = fresh_chain
@@ -88,9 +114,7 @@ async def test_crash_restart_and_stall_lose_nothing_and_apply_once_in_stream_ord
     task = asyncio.create_task(subscriber(nc, sessions, stall_once).run())
     try:
         await until(lambda: at_least(sessions, 30))
-        await asyncio.to_thread(server.stop)  # broker down mid-run
-        await asyncio.sleep(0.5)
-        await asyncio.to_thread(server.start)
+        await broker_fault(server, fault)  # broker down mid-run
         second = events(4, range(11, 21))
         for env in second:
             await publish(js, env)
