@@ -160,10 +160,12 @@ def create_subgraph_app(
     make_loaders: Callable[..., Any],
     subscribers: Sequence[SubscriberSpec] = (),
     jobs: Sequence[Callable[[Any], Any]] = (),
+    db_role: str | None = None,
 ) -> Starlette:
     """Builds one subgraph's ASGI app; engines and connections are made in its lifespan, not here.
 
     `jobs` are background coroutines started with the sessionmaker (e.g. the scheduled end of day, shared/eod.py).
+    `db_role`: the PostgreSQL role its connections run as (see `create_engine`).
     """
     runtime_ref: dict[str, Runtime] = {}
     graphql_app = SubgraphGraphQL(profiled_schema(schema, settings), runtime_ref=runtime_ref,
@@ -173,7 +175,7 @@ def create_subgraph_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(level=settings.log_level, json=settings.log_json)
-        engine = create_engine(settings, domain)
+        engine = create_engine(settings, domain, role=db_role)
         runtime = Runtime(settings=settings, domain=domain, engine=engine,
                           sessions=create_sessionmaker(engine), validator=TokenValidator(settings))
         runtime_ref["runtime"] = runtime

@@ -101,14 +101,19 @@ access_portfolio_table = Table(
 )
 
 
-def create_engine(settings: Settings, domain: str) -> AsyncEngine:
-    """Creates the async engine of one domain's database (call from a composition root, never at import)."""
+def create_engine(settings: Settings, domain: str, *, role: str | None = None) -> AsyncEngine:
+    """Creates the async engine of one domain's database (call from a composition root, never at import).
+
+    `role`: every connection runs as this PostgreSQL role (a startup parameter, so `RESET ALL` keeps it),
+    e.g. the audit domain's insert-only writer.
+    """
     return create_async_engine(
         settings.domain_database_url(domain),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         json_serializer=lambda v: json.dumps(v, separators=(",", ":")),
+        connect_args={"server_settings": {"role": role}} if role else {},
     )
 
 

@@ -28,7 +28,8 @@ def create_app(settings: Settings | None = None, *, config: AuditConfig | None =
     """Builds the audit subgraph ASGI app (uvicorn --factory)."""
     settings = settings or Settings()
     config = config or AuditConfig.from_settings(settings)
-    app = create_subgraph_app(settings=settings, domain=DOMAIN, schema=build_schema(), make_loaders=make_loaders)
+    app = create_subgraph_app(settings=settings, domain=DOMAIN, schema=build_schema(), make_loaders=make_loaders,
+                              db_role=config.db_role)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shared.config import Settings
 from subgraphs.audit.checkpoints import public_path
+from subgraphs.audit.models import WRITER_ROLE
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class AuditConfig:
     stall_seconds: float = 30.0
     # How often a standby replica tries to become the one that consumes (and the leader checks it still is).
     leader_poll_seconds: float = 2.0
+    # The PostgreSQL role the service's connections run as; None: the login user's own privileges.
+    db_role: str | None = WRITER_ROLE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditConfig:
@@ -38,6 +41,7 @@ class AuditConfig:
             checkpoint_every_entries=int(env("FINPACE_AUDIT_CHECKPOINT_EVERY_ENTRIES") or 1000),
             checkpoint_every_seconds=float(env("FINPACE_AUDIT_CHECKPOINT_EVERY_SECONDS") or 300),
             leader_poll_seconds=float(env("FINPACE_AUDIT_LEADER_POLL_SECONDS") or 2),
+            db_role=env("FINPACE_AUDIT_DB_ROLE", WRITER_ROLE) or None,
         )
 
     def public_key_path(self) -> Path:

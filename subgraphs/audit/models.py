@@ -53,6 +53,10 @@ class Evidence(Base):
     )
 
 
+# The role the audit service's connections run as: SELECT and INSERT on the evidence, nothing more
+# (migration 0002). The trigger below refuses changes even to the owner; the role refuses them first.
+WRITER_ROLE = "finpace_audit_writer"
+
 APPEND_ONLY_FUNCTION = """
 CREATE OR REPLACE FUNCTION finpace_audit_refuse_change() RETURNS trigger AS $$
 BEGIN
