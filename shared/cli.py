@@ -392,7 +392,9 @@ def _child_overrides(settings: Settings, services: list[Any]) -> dict[str, str]:
 @click.option("--host", default=None, help="Interface to bind (default: FINPACE_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: the registry's, see FINPACE_PORT_<NAME>).")
 @click.option("--supergraph", type=click.Path(path_type=Path), default=None, help="Router only: supergraph SDL.")
-def serve(name: str, host: str | None, port: int | None, supergraph: Path | None) -> None:
+@click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              envvar="FINPACE_ROUTER_CONFIG", help="Router only: YAML settings file (see docs/configuration.md).")
+def serve(name: str, host: str | None, port: int | None, supergraph: Path | None, config: Path | None) -> None:
     """Run one service (a subgraph, `router`, or `auth`: the dev authorization server) under uvicorn."""
     import uvicorn
 
@@ -403,25 +405,43 @@ def serve(name: str, host: str | None, port: int | None, supergraph: Path | None
         service = get_service(name)
         if service.kind == AUTH_NAME and not settings.is_dev:
             _fail("The dev authorization server refuses the production profile: use the bank's identity provider.")
+        if (supergraph is not None or config is not None) and not service.is_router:
+            _fail("--supergraph and --config apply to the router only.")
         if supergraph is not None:
-            if not service.is_router:
-                _fail("--supergraph applies to the router only.")
             os.environ["FINPACE_ROUTER_SUPERGRAPH"] = str(supergraph.absolute())
         factory = load_factory(service)
     except RegistryError as exc:
         _fail(str(exc))
-    app = _build_app(factory, settings, service.is_router, supergraph)
+    app, listen = _build_app(factory, settings, service.is_router, supergraph, config)
     uvicorn.run(
         app,
-        host=host or settings.host,
-        port=port or service_port(service),
+        host=host or listen.get("host") or settings.host,
+        port=port or listen.get("port") or service_port(service),
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
     )
 
 
-def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None) -> Any:
+def _router_file(config: Path | None) -> dict[str, Any]:
+    """The router's YAML settings file as a mapping (empty without one); a clear error for a broken file."""
+    if config is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        _fail(f"Cannot read the router settings file {config}: {exc}")
+    if not isinstance(data, dict):
+        _fail(f"The router settings file {config} must hold a mapping, not {type(data).__name__}.")
+    return data
+
+
+def _build_app(
+    factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None, config: Path | None
+) -> tuple[Any, dict[str, Any]]:
+    """The service's ASGI app, and the listen address its own settings ask for (the router's file may)."""
     if is_router:
         # The router has its own settings (FINPACE_ROUTER_*); hand them over when they exist. Loaded by
         # string: `shared` never imports the router statically.
@@ -430,18 +450,28 @@ def _build_app(factory: Callable[..., Any], settings: Settings, is_router: bool,
         try:
             router_settings = load_object(ROUTER_SETTINGS)
         except ModuleNotFoundError:
-            return factory(settings)
+            return factory(settings), {}
         from shared.logging import configure_logging
 
         configure_logging(level=settings.log_level, json=settings.log_json)  # the router's stdlib logs, redacted
-        options: dict[str, Any] = {"supergraph": supergraph.absolute()} if supergraph is not None else {}
-        # The platform profile decides the router's developer conveniences unless FINPACE_ROUTER_* says otherwise.
+        # Precedence: command-line options, then the file, then FINPACE_ROUTER_* variables, then the profile.
+        file = _router_file(config)
+        options: dict[str, Any] = dict(file)
+        if supergraph is not None:
+            options["supergraph"] = supergraph.absolute()
+        # The platform profile decides the router's developer conveniences unless the file or FINPACE_ROUTER_*
+        # says otherwise.
         profile = {**router_settings.profile_defaults(dev=settings.is_dev), "graphiql": settings.graphiql_enabled}
         for name, value in profile.items():
-            if f"FINPACE_ROUTER_{name.upper()}" not in os.environ:
+            if name not in file and f"FINPACE_ROUTER_{name.upper()}" not in os.environ:
                 options[name] = value
-        return factory(router_settings(**options), token_validator=router_token_validator(settings))
-    return factory(settings)
+        try:
+            resolved = router_settings(**options)
+        except ValueError as exc:
+            _fail(f"Invalid router settings{f' in {config}' if config else ''}: {exc}")
+        listen = {key: file[key] for key in ("host", "port") if key in file}
+        return factory(resolved, token_validator=router_token_validator(settings)), listen
+    return factory(settings), {}
 
 
 def router_token_validator(settings: Settings) -> Callable[[str | None], Any]:
