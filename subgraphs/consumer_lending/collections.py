@@ -4,24 +4,39 @@
 `finpace.account.payment.executed` reply applies the repayment (LoanRepaymentReceived, oldest instalment
 first, fees → interest → principal), `payment.failed` records the refusal (LoanRepaymentFailed) and ages
 the loan, so an instalment already past due moves it into arrears. One request per loan may be PENDING.
+
+A cooling-off withdrawal after disbursement collects through the same saga: `exerciseCoolingOff` moves the
+loan to WITHDRAWAL_PENDING and asks for the amount advanced plus interest to date (purpose COOLING_OFF);
+`payment.executed` withdraws the loan (WITHDRAWN_IN_COOLING_OFF, LoanWithdrawn), `payment.failed` leaves it
+pending for another `exerciseCoolingOff`, which asks again with the interest to that day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.access import Scope
 from shared.db import RequestContext, UnitOfWork
 from shared.errors import DomainError, InputError, InvalidTransition
 from shared.events import Actor, Envelope
 from shared.money import Money
+from shared.validation import reason as check_reason
 from subgraphs.consumer_lending import events
-from subgraphs.consumer_lending.models import Loan, LoanStatus, RepaymentPurpose, RepaymentRequest, RequestStatus, check
+from subgraphs.consumer_lending.models import (
+    Contract,
+    Loan,
+    LoanStatus,
+    RepaymentPurpose,
+    RepaymentRequest,
+    RequestStatus,
+    check,
+)
 from subgraphs.consumer_lending.service import lock
 from subgraphs.consumer_lending.servicing import age, days_past_due, owed_in_total, settle_repayment
 from subgraphs.consumer_lending.servicing import on_account_reply as on_disbursement_reply
@@ -122,6 +137,83 @@ async def collect_due(uow: UnitOfWork, *, as_of: dt.date) -> tuple[int, int]:
     return moved, requested
 
 
+# -- cooling-off withdrawal after disbursement --------------------------------------------------
+def cooling_off_due(loan: Loan, on: dt.date) -> tuple[Decimal, Decimal]:
+    """(amount due, interest in it) to withdraw on a date: the amount advanced (principal less any upfront fee,
+    so no fee is kept) plus simple interest on it at the contract rate for the days since disbursement
+    (actual/365, half-even to the cent), less what has been repaid. No other fee or charge.
+    """
+    assert loan.disbursed_on is not None
+    advanced = loan.principal - Decimal(loan.terms.get("upfront_fee", "0"))
+    days = Decimal(max((on - loan.disbursed_on).days, 0))
+    rate = Decimal(loan.terms["annual_rate_pct"]) / 100
+    interest = (advanced * rate * days / 365).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return max(advanced + interest - loan.amount_repaid, Decimal(0)), interest
+
+
+async def exercise_cooling_off(uow: UnitOfWork, *, loan_id: str, reason: str, scope: Scope | None,
+                               idempotency_key: str | None = None) -> Loan:
+    """Withdraws from a disbursed loan inside the cooling-off period and collects what is due through the
+    account domain (principal plus interest to date, no fees); again on a WITHDRAWAL_PENDING loan whose
+    collection failed, it asks once more (with the interest to that day).
+    """
+    reason = check_reason(reason)
+    async with uow:
+        request = {"loan": loan_id, "reason": reason}
+        prior = await uow.claim_idempotency("exerciseCoolingOff", idempotency_key, request)
+        if prior is not None:
+            row = await uow.session.get(Loan, uuid.UUID(prior["id"]))
+            assert row is not None
+            uow.session.expunge(row)
+            return row
+        loan = await lock(uow, Loan, loan_id, "loanId", scope)
+        check(loan.status, {LoanStatus.ACTIVE, LoanStatus.WITHDRAWAL_PENDING}, "exercise cooling-off", "loan")
+        if await _pending(uow, loan):
+            raise InvalidTransition("A repayment request is pending on the loan; try again once it is answered.",
+                                    status=loan.status)
+        on = today()
+        if loan.status == LoanStatus.ACTIVE:
+            contract = (await uow.session.execute(
+                select(Contract).where(Contract.application_id == loan.application_id))).scalar_one()
+            if contract.cooling_off_ends_on is None or on > contract.cooling_off_ends_on:
+                raise InvalidTransition("The cooling-off period has ended.", status=loan.status)
+        amount, interest = cooling_off_due(loan, on)
+        if loan.status == LoanStatus.ACTIVE:
+            loan.status = LoanStatus.WITHDRAWAL_PENDING.value
+            await uow.emit(events.LoanCoolingOffExercised(
+                loan_id=str(loan.id), party_id=str(loan.party_id),
+                amount_due=Money.of(amount, loan.currency, exact=False),
+                interest=Money.of(interest, loan.currency, exact=False)),
+                aggregate_id=loan.id, aggregate_version=loan.touch(), reason=reason,
+                before={"status": LoanStatus.ACTIVE.value}, after={"status": loan.status})
+        if amount > 0:
+            await _request(uow, loan, Money.of(amount, loan.currency, exact=False), RepaymentPurpose.COOLING_OFF,
+                           None)
+        else:
+            await _withdrawn(uow, loan)
+        await uow.commit({"id": str(loan.id)})
+        return loan
+
+
+async def _withdrawn(uow: UnitOfWork, loan: Loan) -> None:
+    loan.status = LoanStatus.WITHDRAWN_IN_COOLING_OFF.value
+    await uow.emit(events.LoanWithdrawn(loan_id=str(loan.id), party_id=str(loan.party_id),
+                                        amount_repaid=Money.of(loan.amount_repaid, loan.currency, exact=False)),
+                   aggregate_id=loan.id, aggregate_version=loan.touch(),
+                   before={"status": LoanStatus.WITHDRAWAL_PENDING.value}, after={"status": loan.status})
+
+
+async def _settle_withdrawal(uow: UnitOfWork, loan: Loan, req: RepaymentRequest) -> None:
+    check(loan.status, {LoanStatus.WITHDRAWAL_PENDING}, "settle a cooling-off withdrawal", "loan")
+    amount = Money.of(req.amount, req.currency, exact=False)
+    loan.amount_repaid += req.amount
+    await uow.emit(events.LoanRepaymentReceived(
+        loan_id=str(loan.id), party_id=str(loan.party_id), amount=amount,
+        amount_repaid=Money.of(loan.amount_repaid, loan.currency, exact=False),
+        status=LoanStatus.WITHDRAWN_IN_COOLING_OFF.value), aggregate_id=loan.id, aggregate_version=loan.touch())
+    await _withdrawn(uow, loan)
+
+
 async def on_account_reply(session: AsyncSession, envelope: Envelope) -> None:
     """Routes an account reply: a repayment request of ours, else a loan disbursement."""
     try:
@@ -144,7 +236,10 @@ async def on_account_reply(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.nats_subject.endswith(".executed"):
         try:
             async with session.begin_nested():
-                await settle_repayment(uow, loan, Money.of(req.amount, req.currency, exact=False))
+                if req.purpose == RepaymentPurpose.COOLING_OFF:
+                    await _settle_withdrawal(uow, loan, req)
+                else:
+                    await settle_repayment(uow, loan, Money.of(req.amount, req.currency, exact=False))
             req.status = RequestStatus.EXECUTED.value
             if loan.status == LoanStatus.ACTIVE and days_past_due(loan, today()) == 0:
                 await age(uow, loan, today())  # back to CURRENT once the arrears are paid

@@ -108,9 +108,22 @@ class LoanDisbursementFailed(LoanEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class LoanCoolingOffExercised(LoanEvent):
-    """The borrower withdrew in the cooling-off period and owes principal plus interest for the days used."""
+    """The borrower withdrew in the cooling-off period and owes principal plus interest for the days used.
 
+    The loan is WITHDRAWAL_PENDING; the amount is collected by a LoanRepaymentRequested (purpose COOLING_OFF).
+    Version 2: adds `interest`; the loan is no longer withdrawn at once (LoanWithdrawn follows the collection).
+    """
+
+    schema_version: ClassVar[int] = 2
     amount_due: Money
+    interest: Money | None = None  # the interest to date included in amount_due
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanWithdrawn(LoanEvent):
+    """The cooling-off withdrawal is settled: the amount due was collected and the loan is WITHDRAWN_IN_COOLING_OFF."""
+
+    amount_repaid: Money
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,8 +150,12 @@ class HardshipEvent(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class HardshipRequested(HardshipEvent):
+    """Version 2 adds `reduced_amount`."""
+
+    schema_version: ClassVar[int] = 2
     arrangement_type: str
     periods: int
+    reduced_amount: Money | None = None  # REDUCED_PAYMENT: the agreed instalment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,7 +187,7 @@ class LoanRepaymentRequested(LoanEvent):
     settlement_account_id: str
     amount: Money
     idempotency_id: str
-    purpose: str  # INSTALMENT_DUE | CUSTOMER | PREPAYMENT
+    purpose: str  # INSTALMENT_DUE | CUSTOMER | PREPAYMENT | COOLING_OFF
     installment_number: int | None = None
 
 

@@ -50,6 +50,7 @@ class LoanStatus(StrEnum):
     DISBURSEMENT_PENDING = "DISBURSEMENT_PENDING"
     ACTIVE = "ACTIVE"
     DISBURSEMENT_FAILED = "DISBURSEMENT_FAILED"
+    WITHDRAWAL_PENDING = "WITHDRAWAL_PENDING"  # cooling-off exercised; principal + interest being collected
     WITHDRAWN_IN_COOLING_OFF = "WITHDRAWN_IN_COOLING_OFF"
     CLOSED = "CLOSED"
 
@@ -76,6 +77,7 @@ class RepaymentPurpose(StrEnum):
     INSTALMENT_DUE = "INSTALMENT_DUE"
     CUSTOMER = "CUSTOMER"
     PREPAYMENT = "PREPAYMENT"
+    COOLING_OFF = "COOLING_OFF"  # principal + interest to date after a cooling-off withdrawal
 
 
 class RequestStatus(StrEnum):
@@ -227,6 +229,12 @@ class Hardship(Versioned, Base):
     requested_by: Mapped[str] = mapped_column(String(255), nullable=False)
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+    reduced_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)  # REDUCED_PAYMENT: the agreed instalment
+    currency: Mapped[str | None] = mapped_column(String(3))  # the loan's, when there is an amount
+    first_installment: Mapped[int | None] = mapped_column(Integer)  # set on activation: the instalments covered
+    last_installment: Mapped[int | None] = mapped_column(Integer)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)  # due date of the last covered instalment
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

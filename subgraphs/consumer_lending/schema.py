@@ -259,13 +259,17 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Withdraws from a disbursed loan inside the cooling-off period.",
+        description="Withdraws from a disbursed loan inside the cooling-off period; the amount advanced plus "
+        "interest to date is collected from the settlement account (WITHDRAWAL_PENDING until it is).",
         extensions=[any_role(*BORROWER)],
     )
-    async def exercise_cooling_off(self, info: Info, loan_id: strawberry.ID, reason: str) -> LoanResult:
+    async def exercise_cooling_off(
+        self, info: Info, loan_id: strawberry.ID, reason: str, idempotency_key: str | None = None
+    ) -> LoanResult:
         return await run_command(
-            servicing.exercise_cooling_off(
-                unit_of_work(info), loan_id=loan_id, reason=reason, scope=await _scope(info)
+            collections.exercise_cooling_off(
+                unit_of_work(info), loan_id=loan_id, reason=reason, scope=await _scope(info),
+                idempotency_key=idempotency_key,
             ),
             Loan.of,
         )
@@ -279,7 +283,9 @@ class Mutation:
             servicing.assess_delinquency(unit_of_work(info), loan_id=loan_id, as_of=as_of), Loan.of
         )
 
-    @strawberry.mutation(description="Requests a hardship arrangement on a loan.", extensions=[any_role(*BORROWER)])
+    @strawberry.mutation(description="Requests a hardship arrangement on a loan; reducedAmount (the agreed "
+                         "instalment) is required for REDUCED_PAYMENT and only for it.",
+                         extensions=[any_role(*BORROWER)])
     async def request_hardship(
         self,
         info: Info,
@@ -288,6 +294,7 @@ class Mutation:
         periods: int,
         reason: str,
         idempotency_key: str,
+        reduced_amount: MoneyInput | None = None,
     ) -> HardshipResult:
         return await run_command(
             servicing.request_hardship(
@@ -298,6 +305,7 @@ class Mutation:
                 reason=reason,
                 idempotency_key=idempotency_key,
                 scope=await _scope(info),
+                reduced_amount=reduced_amount.to_money() if reduced_amount is not None else None,
             ),
             HardshipArrangement.of,
         )

@@ -1,11 +1,15 @@
-"""Consumer loan servicing: the disbursement saga's replies, cooling-off, delinquency ageing and hardship."""
+"""Consumer loan servicing: the disbursement saga's replies, delinquency ageing and hardship.
+
+The cooling-off withdrawal, collected through the repayment saga, is in collections.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from dataclasses import replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +24,6 @@ from subgraphs.consumer_lending.models import (
     HARDSHIP_TRANSITIONS,
     Application,
     ApplicationStatus,
-    Contract,
     DelinquencyBucket,
     Hardship,
     HardshipStatus,
@@ -30,20 +33,17 @@ from subgraphs.consumer_lending.models import (
     check,
 )
 from subgraphs.consumer_lending.service import lock
-from subgraphs.lending_schedules.allocation import allocate
+from subgraphs.lending_schedules.allocation import allocate, unpaid
 from subgraphs.lending_schedules.engine import (
     generate,
     installments_from_json,
     reschedule,
+    reschedule_reduced,
     schedule_to_json,
     terms_from_json,
 )
 
 MAX_HARDSHIP_PERIODS = 12
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 # -- the disbursement saga: replies from the account domain ------------------------------------
@@ -137,32 +137,6 @@ async def record_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money, idem
         return loan
 
 
-# -- cooling-off -------------------------------------------------------------------------------
-async def exercise_cooling_off(uow: UnitOfWork, *, loan_id: str, reason: str, scope: frozenset[str] | None) -> Loan:
-    """Withdraws from a disbursed loan inside the cooling-off period: principal plus interest for the days used."""
-    reason = check_reason(reason)
-    async with uow:
-        loan = await lock(uow, Loan, loan_id, "loanId", scope)
-        check(loan.status, {LoanStatus.ACTIVE}, "exercise cooling-off", "loan")
-        contract = (await uow.session.execute(
-            select(Contract).where(Contract.application_id == loan.application_id))).scalar_one()
-        today = _today()
-        if contract.cooling_off_ends_on is None or today > contract.cooling_off_ends_on:
-            raise InvalidTransition("The cooling-off period has ended.", status=loan.status)
-        assert loan.disbursed_on is not None
-        days = Decimal(max((today - loan.disbursed_on).days, 0))
-        rate = Decimal(loan.terms["annual_rate_pct"]) / 100
-        interest = (loan.principal * rate * days / 365).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-        loan.status = LoanStatus.WITHDRAWN_IN_COOLING_OFF.value
-        await uow.emit(events.LoanCoolingOffExercised(
-            loan_id=str(loan.id), party_id=str(loan.party_id),
-            amount_due=Money.of(loan.principal + interest, loan.currency, exact=False)),
-            aggregate_id=loan.id, aggregate_version=loan.touch(), reason=reason,
-            before={"status": "ACTIVE"}, after={"status": loan.status})
-        await uow.commit()
-        return loan
-
-
 # -- delinquency -------------------------------------------------------------------------------
 async def _active_hardship(uow: UnitOfWork, loan_id: uuid.UUID) -> Hardship | None:
     stmt = select(Hardship).where(Hardship.loan_id == loan_id, Hardship.status == HardshipStatus.ACTIVE.value)
@@ -210,13 +184,22 @@ async def assess_delinquency(uow: UnitOfWork, *, loan_id: str, as_of: dt.date) -
 
 # -- hardship ----------------------------------------------------------------------------------
 async def request_hardship(uow: UnitOfWork, *, loan_id: str, arrangement_type: HardshipType, periods: int,
-                           reason: str, idempotency_key: str, scope: frozenset[str] | None) -> Hardship:
-    """Records a borrower's hardship request (payment holiday, reduced payments, term extension)."""
+                           reason: str, idempotency_key: str, scope: frozenset[str] | None,
+                           reduced_amount: Money | None = None) -> Hardship:
+    """Records a borrower's hardship request (payment holiday, reduced payments, term extension).
+
+    A REDUCED_PAYMENT names the agreed instalment (`reduced_amount`); the other types take none.
+    """
     reason = check_reason(reason)
     if not 1 <= periods <= MAX_HARDSHIP_PERIODS:
         raise InputError(f"periods must be between 1 and {MAX_HARDSHIP_PERIODS}.", field="periods")
+    if (arrangement_type is HardshipType.REDUCED_PAYMENT) != (reduced_amount is not None):
+        raise InputError("reducedAmount is required for REDUCED_PAYMENT and only for it.", field="reducedAmount")
+    if reduced_amount is not None and reduced_amount.amount <= 0:
+        raise InputError("reducedAmount must be positive.", field="reducedAmount")
     async with uow:
-        request = {"loan": loan_id, "type": arrangement_type, "periods": periods, "reason": reason}
+        request = {"loan": loan_id, "type": arrangement_type, "periods": periods, "reason": reason,
+                   "reduced": reduced_amount}
         prior = await uow.claim_idempotency("requestHardship", idempotency_key, request)
         if prior is not None:
             row = await uow.session.get(Hardship, uuid.UUID(prior["id"]))
@@ -225,17 +208,20 @@ async def request_hardship(uow: UnitOfWork, *, loan_id: str, arrangement_type: H
             return row
         loan = await lock(uow, Loan, loan_id, "loanId", scope)
         check(loan.status, {LoanStatus.ACTIVE}, "request hardship", "loan")
+        if reduced_amount is not None and reduced_amount.currency != loan.currency:
+            raise InputError(f"The loan is in {loan.currency}.", field="reducedAmount")
         open_ = select(Hardship.id).where(Hardship.loan_id == loan.id, Hardship.status.in_(
             [HardshipStatus.REQUESTED.value, HardshipStatus.APPROVED.value, HardshipStatus.ACTIVE.value]))
         if (await uow.session.execute(open_)).first() is not None:
             raise InvalidTransition("The loan already has an open hardship arrangement.", status=loan.status)
         h = Hardship(id=uuid.uuid4(), loan_id=loan.id, arrangement_type=arrangement_type.value, periods=periods,
                      reason=reason, status=HardshipStatus.REQUESTED.value, requested_by=uow.context.actor.sub,
-                     version=1)
+                     reduced_amount=reduced_amount.amount if reduced_amount is not None else None,
+                     currency=loan.currency, version=1)
         uow.session.add(h)
-        await uow.emit(events.HardshipRequested(hardship_id=str(h.id), loan_id=str(loan.id), status=h.status,
-                                                arrangement_type=h.arrangement_type, periods=periods),
-                       aggregate_id=h.id, aggregate_version=1, reason=reason)
+        await uow.emit(events.HardshipRequested(
+            hardship_id=str(h.id), loan_id=str(loan.id), status=h.status, arrangement_type=h.arrangement_type,
+            periods=periods, reduced_amount=reduced_amount), aggregate_id=h.id, aggregate_version=1, reason=reason)
         await uow.commit({"id": str(h.id)})
         return h
 
@@ -264,6 +250,45 @@ async def decide_hardship(uow: UnitOfWork, *, hardship_id: str, approve: bool, r
         return h
 
 
+def recalculate(loan: Loan, h: Hardship, as_of: dt.date) -> tuple[list[dict[str, Any]], int, int]:
+    """The loan's schedule under the arrangement from a date, and the first and last instalment it covers.
+
+    Instalments due on or before `as_of` are kept as they are (with what was paid of them); the balance after
+    the last of them is rescheduled from its due date:
+
+    - PAYMENT_HOLIDAY: the next `periods` instalments are 0.00; the term grows by `periods`; the interest of
+      the holiday is deferred to the first instalment after it.
+    - REDUCED_PAYMENT: the next `periods` instalments are the agreed amount (interest first, the rest
+      principal); the principal left unpaid is re-amortised over the remaining instalments (same maturity).
+    - TERM_EXTENSION: the balance is re-amortised over `periods` more instalments; the arrangement covers the
+      next `periods` of them.
+    """
+    kept = [i for i in installments_from_json(loan.schedule) if i.due_date <= as_of]
+    remaining = len(loan.schedule) - len(kept)
+    if remaining == 0:
+        raise InvalidTransition("The loan has no future instalments to reschedule.", status=loan.status)
+    outstanding = Decimal(kept[-1].balance_after if kept else loan.principal)
+    start = kept[-1].due_date if kept else loan.disbursed_on
+    assert start is not None
+    k, kind, terms = h.periods, HardshipType(h.arrangement_type), terms_from_json(loan.terms)
+    if kind is HardshipType.PAYMENT_HOLIDAY:
+        new = reschedule(terms, outstanding=outstanding, start_date=start, installments=remaining + k,
+                         grace_on_principal=k, grace_on_interest=k)
+    elif kind is HardshipType.TERM_EXTENSION:
+        new = reschedule(terms, outstanding=outstanding, start_date=start, installments=remaining + k)
+    else:
+        if k >= remaining:
+            raise InvalidTransition(f"A reduced payment over {k} instalments needs more than the {remaining} "
+                                    "left on the loan.", status=loan.status)
+        assert h.reduced_amount is not None
+        new = reschedule_reduced(terms, outstanding=outstanding, start_date=start, installments=remaining,
+                                 reduced_periods=k, reduced_amount=Decimal(h.reduced_amount))
+    rows = schedule_to_json(new)
+    for row in rows:
+        row["number"] += len(kept)
+    return loan.schedule[: len(kept)] + rows, len(kept) + 1, len(kept) + k
+
+
 async def activate_hardship(uow: UnitOfWork, *, hardship_id: str, as_of: dt.date) -> Hardship:
     """Starts an approved arrangement and recalculates the loan's remaining schedule."""
     async with uow:
@@ -271,23 +296,9 @@ async def activate_hardship(uow: UnitOfWork, *, hardship_id: str, as_of: dt.date
         loan = await lock(uow, Loan, str(h.loan_id), "loanId", None)
         check(loan.status, {LoanStatus.ACTIVE}, "activate hardship", "loan")
         await _move(uow, h, HardshipStatus.ACTIVE, None)
-        kept = [i for i in installments_from_json(loan.schedule) if i.due_date <= as_of]
-        remaining = len(loan.schedule) - len(kept)
-        if remaining == 0:
-            raise InvalidTransition("The loan has no future instalments to reschedule.", status=loan.status)
-        outstanding = kept[-1].balance_after if kept else loan.principal
-        start = kept[-1].due_date if kept else loan.disbursed_on
-        k = h.periods
-        kind = HardshipType(h.arrangement_type)
-        grace_p = k if kind in (HardshipType.PAYMENT_HOLIDAY, HardshipType.REDUCED_PAYMENT) else 0
-        grace_i = k if kind is HardshipType.PAYMENT_HOLIDAY else 0
-        assert start is not None
-        new = reschedule(terms_from_json(loan.terms), outstanding=Decimal(outstanding), start_date=start,
-                         installments=remaining + k, grace_on_principal=grace_p, grace_on_interest=grace_i)
-        rows = schedule_to_json(new)
-        for row in rows:
-            row["number"] += len(kept)
-        loan.schedule = loan.schedule[: len(kept)] + rows
+        loan.schedule, h.first_installment, h.last_installment = recalculate(loan, h, as_of)
+        h.starts_on = as_of
+        h.ends_on = dt.date.fromisoformat(loan.schedule[h.last_installment - 1]["due_date"])
         loan.schedule_version += 1
         loan.days_past_due, loan.delinquency_bucket = 0, DelinquencyBucket.CURRENT.value
         await uow.emit(events.LoanScheduleRecalculated(loan_id=str(loan.id), party_id=str(loan.party_id),
@@ -306,3 +317,51 @@ async def end_hardship(uow: UnitOfWork, *, hardship_id: str, broken: bool, reaso
         await _move(uow, h, HardshipStatus.BROKEN if broken else HardshipStatus.COMPLETED, reason)
         await uow.commit()
         return h
+
+
+def _covered(loan: Loan, h: Hardship) -> list[dict[str, Any]]:
+    assert h.first_installment is not None
+    assert h.last_installment is not None
+    return loan.schedule[h.first_installment - 1: h.last_installment]
+
+
+async def review_hardship(uow: UnitOfWork, h: Hardship, loan: Loan, as_of: dt.date) -> HardshipStatus | None:
+    """End of day for one locked ACTIVE arrangement: BROKEN when a covered instalment due before `as_of` is
+    unpaid (a missed reduced payment); else COMPLETED once `as_of` reaches its end and all it covered is paid.
+    """
+    covered = _covered(loan, h)
+    missed = next((r for r in covered if dt.date.fromisoformat(r["due_date"]) < as_of and unpaid(r) > 0), None)
+    if missed is not None:
+        await _move(uow, h, HardshipStatus.BROKEN,
+                    f"Instalment {missed['number']} due {missed['due_date']} was not paid.")
+        return HardshipStatus.BROKEN
+    assert h.ends_on is not None
+    if as_of >= h.ends_on and all(unpaid(r) <= 0 for r in covered):
+        await _move(uow, h, HardshipStatus.COMPLETED, f"Arrangement ended on {h.ends_on.isoformat()}.")
+        return HardshipStatus.COMPLETED
+    return None
+
+
+async def review_hardships(uow: UnitOfWork, *, as_of: dt.date) -> tuple[int, int]:
+    """End of day: completes or breaks every ACTIVE arrangement (inside the caller's unit of work).
+
+    Returns (completed, broken). A broken arrangement resumes delinquency ageing the same day.
+    """
+    completed = broken = 0
+    ids = (await uow.session.execute(select(Hardship.id).where(
+        Hardship.status == HardshipStatus.ACTIVE.value).order_by(Hardship.id))).scalars().all()
+    for hardship_id in ids:
+        h = await lock(uow, Hardship, str(hardship_id), "hardshipId", None)
+        loan = await lock(uow, Loan, str(h.loan_id), "loanId", None)
+        if h.status != HardshipStatus.ACTIVE or h.ends_on is None:
+            continue
+        if loan.status == LoanStatus.CLOSED:  # repaid in full meanwhile: nothing is left to arrange
+            await _move(uow, h, HardshipStatus.COMPLETED, "The loan is repaid.")
+            completed += 1
+            continue
+        if loan.status != LoanStatus.ACTIVE:
+            continue
+        outcome = await review_hardship(uow, h, loan, as_of)
+        completed += outcome is HardshipStatus.COMPLETED
+        broken += outcome is HardshipStatus.BROKEN
+    return completed, broken

@@ -187,13 +187,23 @@ class HardshipArrangement:
     status: HardshipStatusEnum
     requested_by: str
     decided_by: str | None
+    reduced_amount: MoneyType | None = strawberry.field(
+        description="REDUCED_PAYMENT: the agreed instalment for the covered periods.")
+    first_installment: int | None = strawberry.field(description="The first instalment covered (once active).")
+    last_installment: int | None = strawberry.field(description="The last instalment covered (once active).")
+    starts_on: dt.date | None
+    ends_on: dt.date | None = strawberry.field(
+        description="Due date of the last covered instalment: the end of day then completes the arrangement.")
     version: int
 
     @classmethod
     def of(cls, r: models.Hardship) -> HardshipArrangement:
+        reduced = _m(r.reduced_amount, r.currency) if r.reduced_amount is not None and r.currency else None
         return cls(id=strawberry.ID(str(r.id)), loan_id=strawberry.ID(str(r.loan_id)),
                    arrangement_type=models.HardshipType(r.arrangement_type), periods=r.periods, reason=r.reason,
                    status=models.HardshipStatus(r.status), requested_by=r.requested_by, decided_by=r.decided_by,
+                   reduced_amount=reduced, first_installment=r.first_installment,
+                   last_installment=r.last_installment, starts_on=r.starts_on, ends_on=r.ends_on,
                    version=r.version)
 
 

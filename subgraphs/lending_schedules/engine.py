@@ -193,6 +193,42 @@ def reschedule(terms: ScheduleTerms, *, outstanding: Decimal, start_date: dt.dat
                             upfront_fee=Decimal(0)))
 
 
+def reschedule_reduced(terms: ScheduleTerms, *, outstanding: Decimal, start_date: dt.date, installments: int,
+                       reduced_periods: int, reduced_amount: Decimal) -> Schedule:
+    """Recalculates with the first `reduced_periods` instalments fixed at `reduced_amount` (hardship).
+
+    Each reduced instalment pays the interest accrued on the declining balance and the rest of the agreed
+    amount as principal; the principal it leaves unpaid stays in the balance and is re-amortised over the
+    remaining `installments - reduced_periods` instalments, so the maturity does not move. An agreed amount
+    below a period's interest would capitalise interest and is refused.
+    """
+    if not 1 <= reduced_periods < installments:
+        raise InputError("A reduced payment must leave at least one instalment to re-amortise the shortfall.",
+                         field="periods")
+    base = replace(terms, principal=outstanding, start_date=start_date, installments=installments,
+                   grace_on_principal=0, grace_on_interest=0, upfront_fee=Decimal(0)).validated()
+    ccy = base.currency
+    if reduced_amount <= 0 or reduced_amount != _round(reduced_amount, ccy):
+        raise InputError(f"The reduced amount must be a positive {ccy} amount.", field="reducedAmount")
+    rows: list[Installment] = []
+    balance = outstanding
+    for k, (start, due, rate) in enumerate(period_rates(base)[:reduced_periods], start=1):
+        interest = _round(CTX.multiply(balance, rate), ccy)
+        if reduced_amount < interest:
+            raise InputError(f"The reduced amount must cover the {interest} interest of instalment {k}.",
+                             field="reducedAmount")
+        principal = min(balance, reduced_amount - interest)
+        balance -= principal
+        rows.append(Installment(number=k, from_date=start, due_date=due, principal=principal, interest=interest,
+                                total=principal + interest, balance_after=balance))
+    if balance <= 0:
+        raise InputError("The reduced amount would repay the loan within the arrangement.", field="reducedAmount")
+    rest = reschedule(terms, outstanding=balance, start_date=rows[-1].due_date,
+                      installments=installments - reduced_periods)
+    rows += [replace(i, number=i.number + reduced_periods) for i in rest.installments]
+    return Schedule(terms=base, installments=rows)
+
+
 def _times(schedule: Schedule) -> list[Decimal]:
     # EU method: periods in years; whole months count as twelfths of a year, anything else days/365.
     terms = schedule.terms

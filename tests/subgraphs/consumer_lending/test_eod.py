@@ -33,6 +33,9 @@ async def test_end_of_day_ages_and_collects_once(customer_for, staff, cl_session
     await eventually(active)
     results = await asyncio.gather(run_eod(cl_sessions, today), run_eod(cl_sessions, today))
     assert sum(r is not None for r in results) == 1, results
+    summary = next(r for r in results if r is not None)
+    assert set(summary) == {"hardships_completed", "hardships_broken", "loans_changed_bucket",
+                            "collections_requested"}
     assert await run_eod(cl_sessions, today) is None
     async with cl_sessions() as s:
         loan = await s.get(Loan, uuid.UUID(loan_id))

@@ -15,6 +15,7 @@ from subgraphs.lending_schedules.engine import (
     ScheduleTerms,
     generate,
     reschedule,
+    reschedule_reduced,
     split_prepayment,
 )
 
@@ -159,3 +160,33 @@ def test_prepayment_pays_interest_to_date_first() -> None:
     same_day = split_prepayment(Decimal("500.00"), annual_rate_pct=Decimal(12), since=START, until=START,
                                 day_count=DayCount.ACTUAL_365, currency="EUR")
     assert same_day == (Decimal("500.00"), Decimal("0.00"))
+
+
+def test_reduced_payment_reamortises_the_shortfall_over_the_remaining_term() -> None:
+    # After two of twelve instalments (balance 8 415.14), three instalments of 300.00, then the same maturity.
+    base = generate(terms())
+    out, start = base.installments[1].balance_after, base.installments[1].due_date
+    s = reschedule_reduced(terms(), outstanding=out, start_date=start, installments=10, reduced_periods=3,
+                           reduced_amount=Decimal("300.00"))
+    rows = [(i.principal, i.interest, i.total, i.balance_after) for i in s.installments[:4]]
+    assert rows == [(Decimal("215.85"), Decimal("84.15"), Decimal("300.00"), Decimal("8199.29")),
+                    (Decimal("218.01"), Decimal("81.99"), Decimal("300.00"), Decimal("7981.28")),
+                    (Decimal("220.19"), Decimal("79.81"), Decimal("300.00"), Decimal("7761.09")),
+                    (Decimal("1075.91"), Decimal("77.61"), Decimal("1153.52"), Decimal("6685.18"))]
+    # The shortfall (7 761.09 left) is an annuity over the 7 instalments left, at 1 % a month.
+    assert s.installments[3].total == annuity(Decimal("7761.09"), Decimal("0.01"), 7) == Decimal("1153.52")
+    assert len(s.installments) == 10 and s.installments[-1].due_date == base.installments[-1].due_date
+    assert s.installments[-1].total == Decimal("1153.50") and s.installments[-1].balance_after == 0
+    assert s.total_principal == out
+    assert sum(i.principal for i in base.installments[:2]) + s.total_principal == Decimal("10000.00")
+
+
+def test_reduced_payment_below_the_interest_or_over_the_whole_term_is_refused() -> None:
+    base = generate(terms())
+    out, start = base.installments[1].balance_after, base.installments[1].due_date
+    for kw in ({"reduced_amount": Decimal("84.14"), "reduced_periods": 3},  # first period's interest is 84.15
+               {"reduced_amount": Decimal("300.00"), "reduced_periods": 10},
+               {"reduced_amount": Decimal("300.001"), "reduced_periods": 3},
+               {"reduced_amount": Decimal("9000.00"), "reduced_periods": 3}):
+        with pytest.raises(InputError):
+            reschedule_reduced(terms(), outstanding=out, start_date=start, installments=10, **kw)  # type: ignore[arg-type]
