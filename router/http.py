@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -46,6 +47,33 @@ TokenValidator = Callable[[str | None], Awaitable[Mapping[str, Any] | None]]
 def _error_response(status: int, message: str, code: str, media: str = "application/json", **headers: str) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status, media_type=media, headers=headers or None)
+
+
+MISPLACED_BEARER_MESSAGE = "Tokens are accepted only in the Authorization header ('Authorization: Bearer <token>')."
+_BEARER_PARAM = "access_token"
+
+
+async def token_outside_header(request: Request, max_body_bytes: int) -> bool:
+    """True when the request carries an RFC 6750 query-string or form/body `access_token`: we refuse those.
+
+    A token in a URL ends up in access logs, browser history and Referer headers; such a request is refused
+    rather than served anonymously.
+    """
+    if _BEARER_PARAM in request.query_params:
+        return True
+    if request.method == "GET" or _body_too_large(request, max_body_bytes):
+        return False
+    raw = await request.body()
+    if not raw or len(raw) > max_body_bytes or _BEARER_PARAM.encode() not in raw:
+        return False
+    media = _media_type(request)
+    if media == "application/x-www-form-urlencoded":
+        return _BEARER_PARAM in parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and _BEARER_PARAM in body
 
 
 def _media_type(request: Request) -> str:
@@ -138,6 +166,9 @@ async def graphql_endpoint(request: Request) -> Response:
     if wants_html and not request.query_params and state.graphiql_html is not None:
         return HTMLResponse(state.graphiql_html)
     media = negotiate(request.headers.get("accept"))
+    if await token_outside_header(request, settings.max_body_bytes):
+        # Before anything else that could answer: never proceed anonymously with a misplaced token.
+        return _error_response(401, MISPLACED_BEARER_MESSAGE, "UNAUTHENTICATED", media or "application/json")
     if media is None:
         return _error_response(406, "Accept application/json or application/graphql-response+json.", "BAD_REQUEST")
     if settings.csrf_prevention and not preflighted(request):

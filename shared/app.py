@@ -28,7 +28,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from shared import messaging
 from shared.access import RequestAccess
 from shared.access_evidence import EvidenceRecorder, operation_name, started_recorder
-from shared.auth import Principal, TokenValidator, bearer_token
+from shared.auth import MISPLACED_BEARER_MESSAGE, Principal, TokenValidator, bearer_token, token_outside_header
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AuthError
@@ -90,6 +90,26 @@ class SubgraphGraphQL(GraphQL):
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         self.runtime_ref = runtime_ref
         self.make_loaders = make_loaders
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Refuses a token outside the Authorization header (query string, form or JSON body) with 401."""
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope, receive)
+        body = b"" if scope.get("method") == "GET" else await request.body()
+        if token_outside_header(request.query_params, request.headers.get("content-type"), body):
+            refusal = {"errors": [{"message": MISPLACED_BEARER_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]}
+            return await JSONResponse(refusal, status_code=401)(scope, receive, send)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed and scope.get("method") != "GET":
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await super().__call__(scope, replay, send)
 
     async def get_context(self, request: Any, response: Any) -> BaseContext:
         correlation_id = request.headers.get("x-correlation-id") or uuid.uuid4().hex

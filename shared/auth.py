@@ -10,9 +10,11 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
 from joserfc import jwt
@@ -27,6 +29,9 @@ log = structlog.get_logger(__name__)
 ALLOWED_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 ROLES = frozenset({"customer", "rm", "ops", "auditor", "partner", "admin"})
 MAX_TOKEN_BYTES = 8192
+MIN_RSA_BITS = 2048
+ALLOWED_EC_CURVES = frozenset({"P-256", "P-384"})
+ALLOWED_OKP_CURVES = frozenset({"Ed25519"})
 DEV_KEY_FILE = "dev-issuer.jwk.json"
 
 
@@ -96,6 +101,8 @@ def issue_dev_token(
         raise AuthError("Dev tokens are refused outside the dev profile.")
     if role not in ROLES:
         raise AuthError(f"Role '{role}' is not one of {sorted(ROLES)}.")
+    if not 0 < ttl_seconds <= settings.auth_max_token_lifetime_seconds:
+        raise AuthError(f"Token lifetime {ttl_seconds} s is outside 1..{settings.auth_max_token_lifetime_seconds} s.")
     key = dev_key(settings)
     now = int(time.time())
     claims = {
@@ -131,11 +138,12 @@ class TokenValidator:
     _verified: OrderedDict[str, tuple[Principal, float, float, int]] = field(default_factory=OrderedDict, repr=False)
     _generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fetch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _load_keys(self) -> KeySet:
         s = self.settings
         if s.auth_jwks_file:
-            return KeySet.import_key_set(json.loads(Path(s.auth_jwks_file).read_text()))
+            return _strong_keys(KeySet.import_key_set(json.loads(Path(s.auth_jwks_file).read_text())))
         if s.auth_jwks_url:
             import httpx  # only with a remote JWKS: the import costs a tenth of a service's start-up
 
@@ -144,25 +152,36 @@ class TokenValidator:
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 raise OSError(f"JWKS {s.auth_jwks_url} answered {type(exc).__name__}") from exc
-            return KeySet.import_key_set(response.json())
+            return _strong_keys(KeySet.import_key_set(response.json()))
         public = dev_key(s).as_dict(private=False)
         return KeySet.import_key_set({"keys": [public]})
 
     def keys(self, *, refresh: bool = False) -> KeySet:
-        now = time.monotonic()
-        stale = now - self._fetched_at > self.cache_seconds
-        may_refetch = now - self._fetched_at > self.min_refetch_seconds
-        if self._keys is None or stale or (refresh and may_refetch):
-            try:
-                self._keys = self._load_keys()
-                self._generation += 1
-            except (OSError, ValueError, JoseError) as exc:
-                # An unreachable or broken JWKS: keep the keys we had (stale beats none); without any, refuse.
-                log.warning("jwks_unavailable", error=type(exc).__name__, have_stale_keys=self._keys is not None)
-                if self._keys is None:
-                    raise AuthError("The issuer's signing keys are unavailable; cannot validate the token.") from None
-            self._fetched_at = now
+        """The issuer's keys: cached for `cache_seconds`, refetched on an unknown kid at most once a minute.
+
+        Called from worker threads (validate_async): one thread fetches while the others wait for its result,
+        so a burst of tokens with a new kid costs one JWKS request, not one per thread.
+        """
+        if not self._due(refresh):
+            return self._keys  # type: ignore[return-value]
+        with self._fetch_lock:
+            if self._due(refresh):  # another thread may have fetched while this one waited
+                try:
+                    keys = self._load_keys()
+                    with self._lock:
+                        self._keys = keys
+                        self._generation += 1
+                except (OSError, ValueError, JoseError) as exc:
+                    # An unreachable or broken JWKS: keep the keys we had (stale beats none); without any, refuse.
+                    log.warning("jwks_unavailable", error=type(exc).__name__, have_stale_keys=self._keys is not None)
+                self._fetched_at = time.monotonic()
+        if self._keys is None:
+            raise AuthError("The issuer's signing keys are unavailable; cannot validate the token.")
         return self._keys
+
+    def _due(self, refresh: bool) -> bool:
+        age = time.monotonic() - self._fetched_at
+        return self._keys is None or age > self.cache_seconds or (refresh and age > self.min_refetch_seconds)
 
     async def validate_async(self, token: str) -> Principal:
         """Validates without blocking the event loop: a JWKS fetched over HTTP is read in a worker thread."""
@@ -238,13 +257,44 @@ class TokenValidator:
                 aud={"essential": True, "value": self.settings.auth_audience},
                 exp={"essential": True},
                 sub={"essential": True},
+                iat={"essential": True},  # RFC 9068 section 2.2: iat, jti and client_id are required
+                jti={"essential": True},
+                client_id={"essential": True},
             )
             registry.validate(token_obj.claims)
         except JoseError as exc:
             raise AuthError(f"Access token is invalid ({exc.error}).") from None
+        claims = token_obj.claims
+        if not isinstance(claims["jti"], str) or not claims["jti"] or not isinstance(claims["client_id"], str):
+            raise AuthError("Access token claims jti or client_id have the wrong type.")
+        if claims["exp"] - claims["iat"] > self.settings.auth_max_token_lifetime_seconds:
+            raise AuthError(
+                f"Access token lifetime exceeds {self.settings.auth_max_token_lifetime_seconds} seconds; refused."
+            )
         principal = Principal.from_claims(token_obj.claims)
         self._remember(token, principal, token_obj.claims.get("exp"), generation)
         return principal
+
+
+def _strong_keys(keys: KeySet) -> KeySet:
+    """Drops keys too weak to trust (RSA under 2048 bits, EC off P-256/P-384, OKP other than Ed25519)."""
+    kept = []
+    for key in keys.keys:
+        public = key.as_dict(private=False)
+        kty = public.get("kty")
+        if kty == "RSA":
+            strong = int.from_bytes(_b64url(str(public["n"])), "big").bit_length() >= MIN_RSA_BITS
+        elif kty == "EC":
+            strong = public.get("crv") in ALLOWED_EC_CURVES
+        elif kty == "OKP":
+            strong = public.get("crv") in ALLOWED_OKP_CURVES
+        else:
+            strong = False  # symmetric ("oct") keys never verify an access token
+        if strong:
+            kept.append(key)
+        else:
+            log.warning("jwks_key_refused", kid=key.kid, kty=kty, crv=public.get("crv"))
+    return KeySet(kept)
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:
@@ -253,6 +303,32 @@ def _has_kid(keys: KeySet, kid: str) -> bool:
 
 def _b64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+MISPLACED_BEARER_MESSAGE = "Tokens are accepted only in the Authorization header ('Authorization: Bearer <token>')."
+BEARER_PARAM = "access_token"
+
+
+def token_outside_header(query: Mapping[str, Any], content_type: str | None, body: bytes) -> bool:
+    """True when a request carries an RFC 6750 query-string or form/JSON-body `access_token`.
+
+    Our rule is tokens only in the Authorization header (a URL's token ends up in logs, history and Referer),
+    so such a request is refused with 401 rather than served anonymously.
+    """
+    if BEARER_PARAM in query:
+        return True
+    if not body or BEARER_PARAM.encode() not in body:
+        return False
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return BEARER_PARAM in parse_qs(body.decode("latin-1"), keep_blank_values=True)
+    if media.startswith("multipart/"):
+        return True  # a multipart field named access_token: the name is in the body; refuse without parsing
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and BEARER_PARAM in parsed
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_jwks_file: Path | None = None
     auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    # RFC 9068 hardening: a token whose exp - iat exceeds this is refused, whoever signed it.
+    auth_max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
     auth_required: bool = True
 
     # Outbox relay.
