@@ -162,6 +162,24 @@ async def test_auth_required(client_for) -> None:
     assert present.status_code == 200
 
 
+async def test_a_token_outside_the_authorization_header_is_refused_not_served_anonymously(client_for) -> None:
+    """Auth optional: without the check, ?access_token= would be ignored and the query answered anonymously."""
+    preflight = {"apollo-require-preflight": "true"}
+    async with client_for(auth_mode=AuthMode.OPTIONAL) as client:
+        responses = [
+            await client.get("/graphql", params={"query": "{ program }", "access_token": "t"}, headers=preflight),
+            await client.post("/graphql", params={"access_token": "t"}, json={"query": "{ program }"}),
+            await client.post("/graphql", json={"query": "{ program }", "access_token": "t"}),
+            await client.post("/graphql", data={"query": "{ program }", "access_token": "t"}, headers=preflight),
+        ]
+        anonymous = await client.post("/graphql", json={"query": "{ program }"})
+    for resp in responses:
+        assert resp.status_code == 401, resp.text
+        assert resp.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "Authorization header" in resp.json()["errors"][0]["message"]
+    assert anonymous.status_code == 200  # no token at all is still fine when auth is optional
+
+
 async def test_token_validator_hook(supergraph_file) -> None:
     async def validate(token: str | None) -> None:
         if token != "Bearer good":

@@ -176,3 +176,29 @@ async def test_subgraph_production_profile(subgraph_url: str) -> None:
     assert service.json()["data"]["__typename"] == "Query"
     assert get.status_code >= 400 and "__typename" not in get.text.replace('"{ __typename }"', "")
     assert "graphiql" not in ide.text.lower()
+
+
+@pytest.mark.parametrize("where", ["query string GET", "query string POST", "JSON body", "form body", "multipart"])
+async def test_subgraph_refuses_a_token_outside_the_authorization_header(
+    subgraph_url: str, issuer_key: tuple[ECKey, Path], where: str
+) -> None:
+    """Tokens only in the Authorization header: a valid token elsewhere is 401 UNAUTHENTICATED, never anonymous."""
+    token = ops_token(issuer_key[0])
+    query = "{ __typename }"
+    async with httpx.AsyncClient(timeout=30) as client:
+        if where == "query string GET":
+            resp = await client.get(subgraph_url, params={"query": query, "access_token": token})
+        elif where == "query string POST":
+            resp = await client.post(subgraph_url, params={"access_token": token}, json={"query": query})
+        elif where == "JSON body":
+            resp = await client.post(subgraph_url, json={"query": query, "access_token": token})
+        elif where == "form body":
+            resp = await client.post(subgraph_url, data={"query": query, "access_token": token})
+        else:
+            resp = await client.post(subgraph_url, data={"operations": json.dumps({"query": query}), "map": "{}"},
+                                     files={"access_token": ("t.txt", token.encode())})
+        header = await client.post(subgraph_url, json={"query": query}, headers={"authorization": f"Bearer {token}"})
+    assert resp.status_code == 401, resp.text
+    error = resp.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED" and "Authorization header" in error["message"]
+    assert header.status_code == 200 and header.json()["data"]["__typename"] == "Query"  # the body is replayed

@@ -151,6 +151,14 @@ NEGATIVE_CASES: dict[str, Any] = {
     "sub is a number": lambda s: _signed(s, _claims(s, sub=12345)),
     "scope is a list": lambda s: _signed(s, _claims(s, scope=["admin"])),
     "roles is a string": lambda s: _signed(s, _claims(s, roles="admin")),
+    # RFC 9068 section 2.2: iat, jti and client_id are required; a lifetime over the maximum is refused.
+    "missing iat": lambda s: _signed(s, _claims(s, iat=None)),
+    "missing jti": lambda s: _signed(s, _claims(s, jti=None)),
+    "missing client_id": lambda s: _signed(s, _claims(s, client_id=None)),
+    "jti is a number": lambda s: _signed(s, _claims(s, jti=7)),
+    "client_id is a list": lambda s: _signed(s, _claims(s, client_id=["a"])),
+    "iat in the future": lambda s: _signed(s, _claims(s, iat=int(time.time()) + 120, exp=int(time.time()) + 300)),
+    "lifetime 3601 s": lambda s: _signed(s, _claims(s, exp=int(time.time()) + 3601)),
 }
 
 
@@ -367,3 +375,145 @@ def test_mangled_tokens_only_ever_raise_auth_error(dev_settings: Settings) -> No
             continue
         # A mutation may land in base64 padding bits and leave the token intact; then it must be the same token.
         assert jwt.decode(token, KeySet([dev_key(dev_settings)]), algorithms=["ES256"]).claims["sub"] == "ops-1"
+
+
+def test_the_maximum_token_lifetime_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(profile=Profile.DEV, data_dir=tmp_path)
+    assert settings.auth_max_token_lifetime_seconds == 3600
+    now = int(time.time())
+    an_hour = _signed(settings, _claims(settings, iat=now, exp=now + 3600))
+    assert TokenValidator(settings).validate(an_hour).sub == "ops-1"  # exactly the maximum is fine
+    monkeypatch.setenv("FINPACE_AUTH_MAX_TOKEN_LIFETIME_SECONDS", "120")
+    strict = Settings(profile=Profile.DEV, data_dir=tmp_path)
+    assert strict.auth_max_token_lifetime_seconds == 120
+    with pytest.raises(AuthError, match="lifetime exceeds 120 seconds"):
+        TokenValidator(strict).validate(_signed(strict, _claims(strict, iat=now, exp=now + 300)))
+    with pytest.raises(AuthError, match="lifetime"):  # the dev issuer never mints a token we would refuse
+        issue_dev_token(strict, role="ops", sub="ops-1", ttl_seconds=600)
+    # The dev issuer's own tokens (10 minutes at most) always fit the default.
+    assert TokenValidator(settings).validate(issue_dev_token(settings, role="ops", sub="ops-1")).sub == "ops-1"
+
+
+@pytest.mark.filterwarnings("ignore:Key size should be")
+def test_weak_keys_in_the_jwks_are_never_trusted(tmp_path: Path) -> None:
+    weak_rsa = RSAKey.generate_key(1024, auto_kid=True, private=True)
+    strong_rsa = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    p521 = ECKey.generate_key("P-521", auto_kid=True, private=True)
+    k256 = ECKey.generate_key("secp256k1", auto_kid=True, private=True)
+    p384 = ECKey.generate_key("P-384", auto_kid=True, private=True)
+    settings = _jwks_settings(tmp_path, [weak_rsa, strong_rsa, p521, k256, p384])
+    validator = TokenValidator(settings)
+    assert {k.kid for k in validator.keys().keys} == {strong_rsa.kid, p384.kid}
+    claims = _claims(settings)
+    with pytest.raises(AuthError, match="unknown key"):
+        validator.validate(jwt.encode({"alg": "RS256", "kid": weak_rsa.kid, "typ": "at+jwt"}, claims, weak_rsa))
+    token = jwt.encode({"alg": "RS256", "kid": strong_rsa.kid, "typ": "at+jwt"}, claims, strong_rsa)
+    assert validator.validate(token).sub == "ops-1"
+
+
+class _JwksServer:
+    """A real HTTP JWKS endpoint on loopback that counts its fetches (and can answer slowly)."""
+
+    def __init__(self, keys: list[Any], delay: float = 0.0) -> None:
+        import http.server
+        import threading
+
+        self.keys, self.delay, self.fetches = keys, delay, 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.fetches += 1
+                time.sleep(outer.delay)
+                body = json.dumps({"keys": [k.as_dict(private=False) for k in outer.keys]}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def jwks_server() -> Any:
+    servers: list[_JwksServer] = []
+
+    def make(keys: list[Any], delay: float = 0.0) -> tuple[_JwksServer, Settings]:
+        server = _JwksServer(keys, delay)
+        servers.append(server)
+        settings = Settings(
+            profile=Profile.PROD, auth_issuer="https://login.bank.example", auth_audience="finpace",
+            auth_jwks_url=server.url, database_url="postgresql://db.internal/postgres",
+            nats_url="nats://nats.internal:4222",
+        )
+        return server, settings
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def _es256(key: ECKey, settings: Settings, **overrides: Any) -> str:
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, _claims(settings, **overrides), key)
+
+
+def test_jwks_over_http_is_cached_at_most_20_minutes_and_refetched_on_unknown_kid_at_most_once_a_minute(
+    jwks_server: Any,
+) -> None:
+    old = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    new = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    server, settings = jwks_server([old])
+    validator = TokenValidator(settings)
+    assert validator.cache_seconds <= 1200 and validator.min_refetch_seconds >= 60
+    assert validator.validate(_es256(old, settings)).sub == "ops-1"
+    assert server.fetches == 1
+    for _ in range(5):  # cached: more tokens cost no fetch
+        validator.validate(_es256(old, settings))
+    assert server.fetches == 1
+    # Unknown kids within the minute: a flood of forged kids cannot make us hammer the issuer.
+    for i in range(20):
+        with pytest.raises(AuthError, match="unknown key"):
+            validator.validate(jwt.encode({"alg": "ES256", "kid": f"forged-{i}", "typ": "at+jwt"},
+                                          _claims(settings), old))
+    assert server.fetches == 1
+    # The issuer rotates; once the minute has passed, an unknown kid refetches exactly once.
+    server.keys = [new]
+    validator._fetched_at -= 61
+    assert validator.validate(_es256(new, settings)).sub == "ops-1"
+    assert server.fetches == 2
+    with pytest.raises(AuthError, match="unknown key"):
+        validator.validate(jwt.encode({"alg": "ES256", "kid": "forged", "typ": "at+jwt"}, _claims(settings), new))
+    assert server.fetches == 2
+    # Past 20 minutes the cache is stale: the next validation refetches even for a known kid.
+    validator._fetched_at -= 1201
+    validator.validate(_es256(new, settings))
+    assert server.fetches == 3
+
+
+async def test_concurrent_validations_fetch_the_jwks_once(jwks_server: Any) -> None:
+    old = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    new = ECKey.generate_key("P-256", auto_kid=True, private=True)
+    server, settings = jwks_server([old], delay=0.3)  # slow enough that every thread races the first fetch
+    validator = TokenValidator(settings)
+    tokens = [_es256(old, settings, sub=f"u{i}") for i in range(8)]
+    principals = await asyncio.gather(*(validator.validate_async(t) for t in tokens))
+    assert [p.sub for p in principals] == [f"u{i}" for i in range(8)]
+    assert server.fetches == 1
+    # A rotated key seen by many threads at once (after the minute): one refetch, not one per thread.
+    server.keys = [old, new]
+    validator._fetched_at -= 61
+    tokens = [_es256(new, settings, sub=f"n{i}") for i in range(8)]
+    principals = await asyncio.gather(*(validator.validate_async(t) for t in tokens))
+    assert [p.sub for p in principals] == [f"n{i}" for i in range(8)]
+    assert server.fetches == 2

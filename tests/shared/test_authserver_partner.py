@@ -126,11 +126,18 @@ async def test_a_token_signed_by_another_key_is_refused_everywhere(
     from shared.auth import dev_key
 
     forged_key = ECKey.generate_key("P-256", private=True)
-    claims = {
+    import time
+    import uuid
+
+    now = int(time.time())
+    claims = {  # every claim valid (RFC 9068), so only the signature is wrong
         "iss": private_settings.auth_issuer,
         "aud": private_settings.auth_audience,
         "sub": "x",
-        "exp": 2**31,
+        "client_id": "x",
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
         "roles": ["admin"],
     }
     # Same kid as the real key, so only the signature can tell them apart.
