@@ -144,6 +144,11 @@ async def test_customer_360_by_document_id(platform: dict[str, Any], settings: S
     assert drawdown["status"] == "ACTIVE" and drawdown["overdueInstallments"] == 1
     assert drawdown["principalOutstanding"]["amount"] == "120000.00"
     assert Decimal(facility["drawn"]["amount"]) == 120000
+    # The facility's product version, resolved by the router from the product subgraph.
+    ccy = facility["limit"]["currency"]
+    assert facility["product"] == {"id": platform["state"]["product.by_code"][f"RCF-{ccy}"], "code": f"RCF-{ccy}",
+                                   "version": 1, "name": "Revolving Credit Facility", "family": "REVOLVING_FACILITY",
+                                   "currency": ccy}
 
 
 async def test_customer_360_by_apq_hash_answers_the_same(platform: dict[str, Any], settings: Settings) -> None:

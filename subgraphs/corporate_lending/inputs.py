@@ -66,3 +66,5 @@ class OfferInput:
     conditions_precedent: list[str] = strawberry.field(default_factory=list)
     covenants: list[CovenantInput] = strawberry.field(default_factory=list)
     valid_days: int = 30
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The product version (product subgraph) the facility is sold under.")

@@ -147,6 +147,8 @@ class Offer(Versioned, Base):
     covenants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # A Product version of the product subgraph, referenced as a federated entity (no local copy).
+    product_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
 
 
 class Facility(Versioned, Base):
@@ -166,6 +168,8 @@ class Facility(Versioned, Base):
     allocation_order: Mapped[str] = mapped_column(String(16), nullable=False)
     conditions_outstanding: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False)
     status: Mapped[str] = mapped_column(String(24), nullable=False)
+    # A Product version of the product subgraph, referenced as a federated entity (no local copy).
+    product_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

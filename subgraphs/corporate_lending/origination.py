@@ -132,6 +132,7 @@ class OfferTerms:
     conditions_precedent: tuple[str, ...]
     covenants: tuple[CovenantTerms, ...]
     valid_days: int
+    product_id: str | None = None  # a Product version id of the product subgraph (a federated reference)
 
 
 def _check_offer(t: OfferTerms, currency: str) -> None:
@@ -157,8 +158,10 @@ def _check_offer(t: OfferTerms, currency: str) -> None:
 async def issue_offer(uow: UnitOfWork, *, application_id: str, terms: OfferTerms, idempotency_key: str) -> Offer:
     """Issues an offer (terms, pricing, conditions precedent, covenants, expiry) on an approved application."""
     async with uow:
-        if (prior := await replayed(uow, "issueOffer", idempotency_key, {"app": application_id, **asdict(terms)},
-                                    Offer)) is not None:
+        request = {"app": application_id, **asdict(terms)}
+        if terms.product_id is None:
+            del request["product_id"]  # the request as keys stored before offers named a product still replays
+        if (prior := await replayed(uow, "issueOffer", idempotency_key, request, Offer)) is not None:
             return prior
         app = await lock(uow, CreditApplication, application_id, "applicationId")
         check(app.status, {ApplicationStatus.APPROVED}, "issue an offer", "application")
@@ -176,7 +179,7 @@ async def issue_offer(uow: UnitOfWork, *, application_id: str, terms: OfferTerms
                       covenants=[{**asdict(c), "operator": c.operator.value, "threshold": str(c.threshold)}
                                  for c in terms.covenants],
                       expires_at=now() + dt.timedelta(days=terms.valid_days), status=OfferStatus.ISSUED.value,
-                      version=1)
+                      product_id=uuid.UUID(terms.product_id) if terms.product_id else None, version=1)
         uow.session.add(offer)
         app.status = ApplicationStatus.OFFERED.value
         app.touch()
@@ -222,7 +225,7 @@ async def accept_offer(uow: UnitOfWork, *, offer_id: str, idempotency_key: str,
             commitment_fee_pct=offer.commitment_fee_pct, availability_end=add_months(today, offer.availability_months),
             maturity_date=maturity, schedule_terms=terms, allocation_order=AllocationOrder.INTEREST_FIRST.value,
             conditions_outstanding=list(offer.conditions_precedent), status=status.value, version=1,
-            created_at=now())
+            product_id=offer.product_id, created_at=now())
         uow.session.add(facility)
         await uow.session.flush()  # no ORM relationships: the facility row must exist before its covenants
         uow.session.add_all(Covenant(id=uuid.uuid4(), facility_id=facility.id, metric=c["metric"],

@@ -42,6 +42,7 @@ from subgraphs.corporate_lending.types import (
     Offer,
     OfferResult,
     Party,
+    Product,
     RepaymentRequestResult,
 )
 from subgraphs.corporate_lending.types import CovenantTest as CovenantTestType
@@ -87,6 +88,7 @@ def _offer_terms(i: OfferInput) -> origination.OfferTerms:
             for c in i.covenants
         ),
         valid_days=i.valid_days,
+        product_id=str(parse_uuid(i.product_id, field="productId")) if i.product_id is not None else None,
     )
 
 
@@ -339,7 +341,7 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Facility, Drawdown, Party],
+        types=[Facility, Drawdown, Party, Product],
         federation_version="2.9",
         extensions=[lambda: FinpaceErrors("corporate_lending"), operation_metrics("corporate_lending")],
     )

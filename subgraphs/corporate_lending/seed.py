@@ -1,6 +1,7 @@
 """Demo data for corporate lending: facilities for the first demo organisations, through the public mutations.
 
-application → decision (four eyes: the seed proposes, a second user approves) → offer → accepted → conditions
+application → decision (four eyes: the seed proposes, a second user approves) → offer (under the RCF product
+of its currency, when the catalogue sells one) → accepted → conditions
 satisfied → drawdown onto the borrower's current account (the account domain books it). The first facility
 fails its leverage covenant (BREACH: suspended) and its drawdown is checked for arrears as of 45 days ahead, so
 the views show a covenant breach and an overdue instalment. Every step replays safely on a re-run.
@@ -48,6 +49,7 @@ def _ok(result: dict[str, Any], typename: str, *, tolerate: tuple[str, ...] = ()
 
 async def facility(ctx: SeedContext, i: int, party: str, account: str, ccy: str, checker: str) -> dict[str, Any]:
     money = lambda a: {"amount": a, "currency": ccy}  # noqa: E731
+    product = (ctx.state.get("product.by_code") or {}).get(f"RCF-{ccy}")  # the revolving product, when sold in ccy
     app = _ok((await ctx.gql("corporate_lending", CREATE, {"key": f"demo-credit-app-{i}", "input": {
         "borrowerPartyId": party, "guarantorPartyIds": [], "purpose": "Working capital and equipment",
         "requested": money("500000.00"), "facilityType": "REVOLVING", "internalRating": "BB+",
@@ -63,7 +65,7 @@ async def facility(ctx: SeedContext, i: int, party: str, account: str, ccy: str,
         "repayment": {"installments": 36, "dayCount": "THIRTY_360"},
         "conditionsPrecedent": ["Signed facility agreement", "Debenture registered"],
         "covenants": [{"metric": "NET_DEBT_TO_EBITDA", "operator": "LTE", "threshold": "3.0",
-                       "testFrequency": "QUARTERLY"}]}}))["issueOffer"], "Offer")
+                       "testFrequency": "QUARTERLY"}], "productId": product}}))["issueOffer"], "Offer")
     f = _ok((await ctx.gql("corporate_lending", ACCEPT, {"id": offer["id"], "key": f"demo-accept-{i}"}))[
         "acceptOffer"], "Facility")
     for cp in list(f["conditionsOutstanding"]):

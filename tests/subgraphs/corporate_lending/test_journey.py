@@ -346,3 +346,20 @@ async def test_annotated_fields_are_refused_by_the_subgraph_itself(staff, anon, 
         assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     missing = (await staff("ops", "ops-1").data(overdue, {"id": str(uuid.uuid4())}))["checkOverdueInstallments"]
     assert missing["code"] == "NOT_FOUND"
+
+
+async def test_the_facility_references_the_product_version_it_is_sold_under(staff) -> None:
+    """productId on the offer is carried to the facility as a Product entity reference the router resolves."""
+    product = str(uuid.uuid4())
+    f = await available_facility(staff, str(uuid.uuid4()), productId=product)
+    rm = staff("rm", "rm-maker")
+    read = "query($id: ID!) { facility(id: $id) { product { __typename id } } }"
+    assert (await rm.data(read, {"id": f["id"]}))["facility"]["product"] == {"__typename": "Product", "id": product}
+    entities = await rm.data("""query($r: [_Any!]!) { _entities(representations: $r) {
+        ... on Facility { product { id } } } }""", {"r": [{"__typename": "Facility", "id": f["id"]}]})
+    assert entities["_entities"] == [{"product": {"id": product}}]
+    unnamed = await available_facility(staff, str(uuid.uuid4()))
+    assert (await rm.data(read, {"id": unnamed["id"]}))["facility"]["product"] is None
+    bad = await rm(OFFER, {"id": await approved_application(staff, str(uuid.uuid4())),
+                           "input": offer_input(productId="not-a-uuid"), "key": uuid.uuid4().hex})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
