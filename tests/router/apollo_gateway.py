@@ -21,14 +21,14 @@ def ensure_node_modules() -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=APOLLO, check=True, capture_output=True)
 
 
-class ApolloGatewayProcess:
-    """`node gateway.mjs <supergraph> <port>` on loopback; stopped with terminate()."""
+class NodeProcess:
+    """`node <script> <args...> <port>` on loopback, ready once it prints `ready`; stopped with stop()."""
 
-    def __init__(self, supergraph: Path) -> None:
+    def __init__(self, script: Path, *args: str, what: str) -> None:
         self.port = free_port()
         node = shutil.which("node") or "node"
         self.proc = subprocess.Popen(
-            [node, str(APOLLO / "gateway.mjs"), str(supergraph), str(self.port)],
+            [node, str(script), *args, str(self.port)],
             cwd=APOLLO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -44,7 +44,7 @@ class ApolloGatewayProcess:
             if not line and self.proc.poll() is not None:
                 break
         self.stop()
-        raise RuntimeError(f"Apollo Gateway did not start for {supergraph}")
+        raise RuntimeError(f"{what} did not start")
 
     @property
     def url(self) -> str:
@@ -57,3 +57,10 @@ class ApolloGatewayProcess:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class ApolloGatewayProcess(NodeProcess):
+    """`node gateway.mjs <supergraph> <port>`: Apollo Gateway serving one supergraph file."""
+
+    def __init__(self, supergraph: Path) -> None:
+        super().__init__(APOLLO / "gateway.mjs", str(supergraph), what=f"Apollo Gateway for {supergraph}")

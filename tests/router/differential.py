@@ -18,6 +18,8 @@ from typing import Any
 DIFFERENCES = {
     # graphql-core's validation messages quote names with ' where graphql-js uses ".
     "message_quotes": lambda summary: [(p, m.replace('"', "'") if m else m, c, s) for p, m, c, s in summary],
+    # graphql-core and graphql-js word some validation and variable-coercion messages differently (same code).
+    "message_wording": lambda summary: [(p, None, c, s) for p, m, c, s in summary],
     # Apollo Gateway tags value-completion entries with code INVALID_GRAPHQL; Apollo Router and we give
     # {message, path} only.
     "value_completion_code": lambda summary: [(p, m, None, s) if s == "valueCompletion" else (p, m, c, s)
