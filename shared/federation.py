@@ -8,6 +8,7 @@ BAD_USER_INPUT error at its own index, and the well-formed ones are resolved as 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
@@ -50,7 +51,11 @@ class Schema(strawberry.federation.Schema):
             return f"{type_name[:40]!r} is not an entity of this subgraph."
         resolve_reference = getattr(origin, "resolve_reference", None)
         if resolve_reference is None:
-            return None
+            # Built from the representation itself (a stub entity): its required fields must be there.
+            required = [f.name for f in dataclasses.fields(origin) if f.init and f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING] if dataclasses.is_dataclass(origin) else []
+            absent = [name for name in required if representation.get(name) is None]
+            return f"key field {absent[0]!r} is missing." if absent else None
         missing = [
             name
             for name, p in inspect.signature(resolve_reference).parameters.items()
