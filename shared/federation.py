@@ -2,13 +2,14 @@
 
 Strawberry resolves `_entities(representations:)` trusting the router: a representation that is not an object,
 lacks `__typename`, names a type this subgraph does not resolve, or lacks a key argument of `resolve_reference`
-makes it raise KeyError/TypeError, which surfaces as INTERNAL_SERVER_ERROR. Here each such representation gets a
-BAD_USER_INPUT error at its own index, and the well-formed ones are resolved as before.
+(for a stub entity, a required field) makes it raise KeyError/TypeError, which surfaces as INTERNAL_SERVER_ERROR.
+Here each such representation gets a BAD_USER_INPUT error at its own index; the well-formed ones resolve as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from typing import Any
 
@@ -19,6 +20,23 @@ from strawberry.types import Info
 from shared import errors
 
 _IMPLICIT = frozenset({"info", "cls", "self"})
+
+
+@functools.cache
+def _required_keys(origin: type) -> tuple[str, ...]:
+    """What a representation must carry: `resolve_reference`'s required arguments, or, for a stub entity that
+    Strawberry builds from the representation itself, the type's required fields."""
+    resolve_reference = getattr(origin, "resolve_reference", None)
+    if resolve_reference is None:
+        if not dataclasses.is_dataclass(origin):
+            return ()
+        return tuple(f.name for f in dataclasses.fields(origin) if f.init and f.default is dataclasses.MISSING
+                     and f.default_factory is dataclasses.MISSING)
+    return tuple(
+        name
+        for name, p in inspect.signature(resolve_reference).parameters.items()
+        if name not in _IMPLICIT and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
 
 
 class Schema(strawberry.federation.Schema):
@@ -49,21 +67,7 @@ class Schema(strawberry.federation.Schema):
         origin = getattr(getattr(graphql_type, "definition", None), "origin", None)
         if origin is None or type_name not in self._entity_names():
             return f"{type_name[:40]!r} is not an entity of this subgraph."
-        resolve_reference = getattr(origin, "resolve_reference", None)
-        if resolve_reference is None:
-            # Built from the representation itself (a stub entity): its required fields must be there.
-            required = [f.name for f in dataclasses.fields(origin) if f.init and f.default is dataclasses.MISSING
-                        and f.default_factory is dataclasses.MISSING] if dataclasses.is_dataclass(origin) else []
-            absent = [name for name in required if representation.get(name) is None]
-            return f"key field {absent[0]!r} is missing." if absent else None
-        missing = [
-            name
-            for name, p in inspect.signature(resolve_reference).parameters.items()
-            if name not in _IMPLICIT
-            and p.default is p.empty
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and representation.get(name) is None
-        ]
+        missing = [name for name in _required_keys(origin) if representation.get(name) is None]
         return f"key field {missing[0]!r} is missing." if missing else None
 
     def _entity_names(self) -> frozenset[str]:
