@@ -93,13 +93,21 @@ class RouterSettings(BaseSettings):
         """Settings of the production profile: no GraphiQL, introspection, suggestions or plans; rate limits on."""
         return cls(**{**cls.profile_defaults(dev=False), **overrides})
 
+    @staticmethod
+    def read_yaml(path: str | Path) -> dict[str, Any]:
+        """The settings a YAML file holds (ValueError when it is not a mapping or not YAML; OSError unreadable)."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"Router settings file {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"Router settings file {path} must hold a mapping, not {type(data).__name__}.")
+        return data
+
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> RouterSettings:
         """Load settings from a YAML mapping; environment variables still fill what the file leaves out."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"Router settings file {path} must hold a mapping, not {type(data).__name__}.")
-        return cls(**{**data, **overrides})
+        return cls(**{**cls.read_yaml(path), **overrides})
 
     def limits(self) -> Limits:
         """The operation limits the engine enforces."""

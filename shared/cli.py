@@ -423,21 +423,6 @@ def serve(name: str, host: str | None, port: int | None, supergraph: Path | None
     )
 
 
-def _router_file(config: Path | None) -> dict[str, Any]:
-    """The router's YAML settings file as a mapping (empty without one); a clear error for a broken file."""
-    if config is None:
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        _fail(f"Cannot read the router settings file {config}: {exc}")
-    if not isinstance(data, dict):
-        _fail(f"The router settings file {config} must hold a mapping, not {type(data).__name__}.")
-    return data
-
-
 def _build_app(
     factory: Callable[..., Any], settings: Settings, is_router: bool, supergraph: Path | None, config: Path | None
 ) -> tuple[Any, dict[str, Any]]:
@@ -455,7 +440,10 @@ def _build_app(
 
         configure_logging(level=settings.log_level, json=settings.log_json)  # the router's stdlib logs, redacted
         # Precedence: command-line options, then the file, then FINPACE_ROUTER_* variables, then the profile.
-        file = _router_file(config)
+        try:
+            file = router_settings.read_yaml(config) if config is not None else {}
+        except (OSError, ValueError) as exc:
+            _fail(f"Cannot use the router settings file: {exc}")
         options: dict[str, Any] = dict(file)
         if supergraph is not None:
             options["supergraph"] = supergraph.absolute()
