@@ -159,13 +159,9 @@ async def exercise_cooling_off(uow: UnitOfWork, *, loan_id: str, reason: str, sc
     """
     reason = check_reason(reason)
     async with uow:
-        request = {"loan": loan_id, "reason": reason}
-        prior = await uow.claim_idempotency("exerciseCoolingOff", idempotency_key, request)
+        prior = await uow.replayed("exerciseCoolingOff", idempotency_key, {"loan": loan_id, "reason": reason}, Loan)
         if prior is not None:
-            row = await uow.session.get(Loan, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+            return prior
         loan = await lock(uow, Loan, loan_id, "loanId", scope)
         check(loan.status, {LoanStatus.ACTIVE, LoanStatus.WITHDRAWAL_PENDING}, "exercise cooling-off", "loan")
         if await _pending(uow, loan):
