@@ -39,11 +39,14 @@ up: $(STAMP) ## Run the whole platform (embedded PostgreSQL and NATS unless FINP
 	fi
 	$(BIN)/finpace up
 
+# Test files are spread over TEST_WORKERS pytest-xdist processes (auto: one per CPU, at most 4); each file stays
+# on one worker, and each worker starts its own embedded servers. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL and NATS, embedded by default).
 	@if [ -f $(APOLLO)/package.json ] && [ ! -d $(APOLLO)/node_modules ] && command -v npm >/dev/null; then \
 		(cd $(APOLLO) && npm ci --no-audit --no-fund); \
 	fi
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: $(STAMP) ## Lint with ruff.
 	$(BIN)/ruff check .

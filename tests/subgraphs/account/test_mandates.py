@@ -18,7 +18,8 @@ MANDATE = """mutation($input: CreateMandateInput!, $k: String!) {
   createMandate(input: $input, reason: "board resolution", idempotencyKey: $k) {
     __typename ... on Mandate { id status } ... on DomainError { code message } } }"""
 
-A1, A2, B1, B2 = (str(uuid.uuid4()) for _ in range(4))
+# Fixed ids (not uuid4) so that every pytest-xdist worker collects the same test ids.
+A1, A2, B1, B2 = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"finpace:test-mandates:{n}")) for n in ("A1", "A2", "B1", "B2"))
 
 
 async def _mandated(gql: GraphQLClient, open_active: OpenFn) -> tuple[str, str]:
