@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -267,3 +270,63 @@ async def test_views_carry_the_lending_alerts(platform: dict[str, Any], settings
     assert loan["settlementAccountId"] in platform["state"]["account.accounts"]
     assert [{k: h[k] for k in ("arrangementType", "periods", "status")} for h in loan["hardshipArrangements"]] == \
         [{"arrangementType": "PAYMENT_HOLIDAY", "periods": 3, "status": "REQUESTED"}]
+
+
+LENDING_PROBES = {"loan": "query($id: ID!) { loan(id: $id) { id partyId principal { amount } } }",
+                  "facility": "query($id: ID!) { facility(id: $id) { id borrowerPartyId limit { amount } } }"}
+LENDING_ENTITIES = {"consumer_lending": ("Loan", "id partyId"), "corporate_lending": ("Facility", "id borrowerPartyId"),
+                    "corporate_lending.drawdowns": ("Drawdown", "id borrowerPartyId")}
+
+
+async def test_no_cross_customer_or_cross_portfolio_lending_reads(platform: dict[str, Any], settings: Settings) -> None:
+    # Loans, facilities and drawdowns of parties outside the viewer's scope answer exactly like missing ones.
+    state, http, urls = platform["state"], platform["http"], platform["urls"]
+    ops = GraphQLClient(http, platform["router"], ops_token(settings))
+    owner = {}
+    for loan_id in state["consumer_lending.loans"]:
+        owner[loan_id] = (await ops.data(LENDING_PROBES["loan"], {"id": loan_id}))["loan"]["partyId"]
+    for facility_id in state["corporate_lending.facilities"]:
+        owner[facility_id] = (await ops.data(LENDING_PROBES["facility"], {"id": facility_id}))["facility"][
+            "borrowerPartyId"]
+    facility_of = dict(zip(state["corporate_lending.drawdowns"], state["corporate_lending.facilities"], strict=True))
+    for drawdown_id, facility_id in facility_of.items():
+        owner[drawdown_id] = owner[facility_id]
+    # One customer who borrows, and the RM of a corporate borrower: each sees some lending records and not others.
+    borrower = owner[state["consumer_lending.loans"][0]]
+    sub, own = next((s, p) for s, p in state["party.customers"].items() if borrower in p)
+    rm_of = {p: rm for rm, parties in state["party.portfolios"].items() for p in parties}
+    rm_id = rm_of[owner[state["corporate_lending.facilities"][0]]]
+    everyone = state["party.organisations"] + state["party.persons"]
+    viewers = [("customer", sub, own), ("rm", rm_id, state["party.portfolios"][rm_id])]
+    rng = random.Random(20261207)
+    gate = asyncio.Semaphore(8)
+    for role, viewer, allowed in viewers:
+        token = issue_dev_token(settings, role=role, sub=viewer, party_ids=everyone)
+        router = GraphQLClient(http, platform["router"], token)
+        visible = {i for i, p in owner.items() if p in allowed}
+        assert visible and visible != set(owner), f"the {role} must see some lending records and not others"
+        # Through the subgraphs: 1,000 random ids and every real id in one _entities batch per entity type.
+        randoms = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(1000)]
+        for source, ids in (("consumer_lending", state["consumer_lending.loans"]),
+                            ("corporate_lending", state["corporate_lending.facilities"]),
+                            ("corporate_lending.drawdowns", state["corporate_lending.drawdowns"])):
+            typename, fields = LENDING_ENTITIES[source]
+            direct = GraphQLClient(http, urls[source.split(".")[0]], token)
+            reps = [{"__typename": typename, "id": i} for i in randoms + ids]
+            found = (await direct.data(f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on {typename} "
+                                       f"{{ {fields} }} }} }}", {"r": reps}))["_entities"]
+            assert found[:len(randoms)] == [None] * len(randoms)
+            assert [e["id"] if e else None for e in found[len(randoms):]] == \
+                [i if i in visible else None for i in ids]
+        # Through the router: a foreign record and 250 random ids answer byte for byte alike.
+        kinds = (("loan", state["consumer_lending.loans"]), ("facility", state["corporate_lending.facilities"]))
+        for kind, ids in kinds:
+            async def probe(record_id: str, k: str = kind, g: GraphQLClient = router) -> str:
+                async with gate:
+                    return (await g.raw(LENDING_PROBES[k], {"id": record_id})).text
+
+            foreign = [i for i in ids if i not in visible]
+            answers = await asyncio.gather(*[probe(i) for i in foreign + randoms[:250]])
+            assert set(answers) == {f'{{"data":{{"{kind}":null}}}}'}, set(answers)
+            for record_id in (i for i in ids if i in visible):
+                assert (await router.data(LENDING_PROBES[kind], {"id": record_id}))[kind]["id"] == record_id
