@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.websockets import WebSocket
 
 from router.authorization import Caller
 from router.config import AuthMode
@@ -74,6 +75,28 @@ async def token_outside_header(request: Request, max_body_bytes: int) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and _BEARER_PARAM in body
+
+
+WS_MISPLACED_BEARER_MESSAGE = (
+    "Tokens in the URL are refused; on a WebSocket, send 'Authorization: Bearer <token>' in the connection_init "
+    "payload."
+)
+
+
+async def refuse_token_in_ws_url(websocket: WebSocket) -> bool:
+    """Refuses a WebSocket upgrade whose URL carries `access_token` (True when refused).
+
+    The answer is HTTP 401 with a GraphQL error body where the server supports the WebSocket denial
+    response extension, else the handshake is closed with 4401; either way the socket is never opened.
+    """
+    if _BEARER_PARAM not in websocket.query_params:
+        return False
+    body = {"errors": [{"message": WS_MISPLACED_BEARER_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse(body, status_code=401))
+    else:
+        await websocket.close(code=4401, reason="Unauthorized")
+    return True
 
 
 def _media_type(request: Request) -> str:

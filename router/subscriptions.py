@@ -14,6 +14,7 @@ from router.authorization import Caller
 from router.config import AuthMode
 from router.engine import Operation, Result
 from router.executor import ExecutionState, clean_error
+from router.http import refuse_token_in_ws_url
 
 if TYPE_CHECKING:
     from router.app import RouterState
@@ -47,6 +48,8 @@ class _Connection:
             await self.ws.send_text(json.dumps(message))
 
     async def serve(self) -> None:
+        if await refuse_token_in_ws_url(self.ws):
+            return
         offered = self.ws.scope.get("subprotocols") or []
         if PROTOCOL not in offered:
             await self.ws.close(code=4406)

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import DisableIntrospection
@@ -28,7 +29,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from shared import messaging
 from shared.access import RequestAccess
 from shared.access_evidence import EvidenceRecorder, operation_name, started_recorder
-from shared.auth import MISPLACED_BEARER_MESSAGE, Principal, TokenValidator, bearer_token, token_outside_header
+from shared.auth import (
+    BEARER_PARAM,
+    MISPLACED_BEARER_MESSAGE,
+    Principal,
+    TokenValidator,
+    bearer_token,
+    token_outside_header,
+)
 from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.errors import AuthError
@@ -79,6 +87,17 @@ def profiled_schema(schema: Schema, settings: Settings) -> Schema:
     return hardened
 
 
+async def _refuse_ws_upgrade(websocket: WebSocket) -> None:
+    """Refuses a WebSocket upgrade with `access_token` in its URL: 401 where the server can say so, else 4401."""
+    message = ("Tokens in the URL are refused; on a WebSocket, send 'Authorization: Bearer <token>' in the "
+               "connection_init payload.")
+    refusal = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse(refusal, status_code=401))
+    else:
+        await websocket.close(code=4401, reason="Unauthorized")
+
+
 class SubgraphGraphQL(GraphQL):
     """Strawberry's ASGI view with Finpace's context: principal from the bearer token, loaders per request."""
 
@@ -93,6 +112,8 @@ class SubgraphGraphQL(GraphQL):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Refuses a token outside the Authorization header (query string, form or JSON body) with 401."""
+        if scope["type"] == "websocket" and BEARER_PARAM in (socket := WebSocket(scope, receive, send)).query_params:
+            return await _refuse_ws_upgrade(socket)
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)

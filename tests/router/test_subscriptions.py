@@ -138,3 +138,16 @@ async def test_operations_per_connection_are_limited(router_ws) -> None:
                 break
     assert message["type"] == "error"
     assert message["payload"][0]["extensions"]["code"] == "TOO_MANY_OPERATIONS"
+
+
+async def test_a_token_in_the_upgrade_url_is_refused_with_401(router_ws) -> None:
+    """Tokens only in headers: `?access_token=` on the upgrade is refused before the socket opens."""
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{router_ws}?access_token=t", subprotocols=[PROTOCOL]):
+            pass
+    response = refused.value.response
+    assert response.status_code == 401
+    error = json.loads(response.body)["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED" and "connection_init" in error["message"]
+    async with websockets.connect(f"{router_ws}?other=1", subprotocols=[PROTOCOL]) as ws:  # other parameters pass
+        await _init(ws)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import text
@@ -202,3 +203,19 @@ async def test_subgraph_refuses_a_token_outside_the_authorization_header(
     error = resp.json()["errors"][0]
     assert error["extensions"]["code"] == "UNAUTHENTICATED" and "Authorization header" in error["message"]
     assert header.status_code == 200 and header.json()["data"]["__typename"] == "Query"  # the body is replayed
+
+
+async def test_subgraph_refuses_a_token_in_the_websocket_upgrade_url(subgraph_url: str,
+                                                                     issuer_key: tuple[ECKey, Path]) -> None:
+    """The same rule on subscriptions: `?access_token=` on the upgrade is 401, the token belongs in connection_init."""
+    token = ops_token(issuer_key[0])
+    ws_url = "ws://" + subgraph_url.removeprefix("http://")
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{ws_url}?access_token={token}", subprotocols=["graphql-transport-ws"]):
+            pass
+    assert refused.value.response.status_code == 401
+    error = json.loads(refused.value.response.body)["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED" and "connection_init" in error["message"]
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # the token where it belongs
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
