@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     auth_leeway_seconds: int = Field(default=30, ge=0, le=30)
     # RFC 9068 hardening: a token whose exp - iat exceeds this is refused, whoever signed it.
     auth_max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
-    auth_required: bool = True
 
     # Outbox relay.
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -71,8 +70,6 @@ class Settings(BaseSettings):
                 problems.append("FINPACE_NATS_URL is unset (embedded servers are for dev only)")
             if self.graphiql:
                 problems.append("FINPACE_GRAPHIQL is on")
-            if not self.auth_required:
-                problems.append("FINPACE_AUTH_REQUIRED is off")
             if problems:
                 raise ValueError("Production profile refuses dev defaults: " + "; ".join(problems) + ".")
         return self

@@ -59,7 +59,6 @@ def test_production_profile_with_its_own_issuer_and_servers_is_accepted() -> Non
     ({"database_url": None}, "DATABASE_URL"),
     ({"nats_url": None}, "NATS_URL"),
     ({"graphiql": True}, "GRAPHIQL"),
-    ({"auth_required": False}, "AUTH_REQUIRED"),
 ])
 def test_production_profile_refuses_dev_defaults(override: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
