@@ -21,6 +21,7 @@ from router.authorization import Authorizer, Caller
 from router.config import RouterSettings
 from router.planner import select_operation
 from router.supergraph import Supergraph
+from tests.root_fields import ROLES, RootField, root_fields
 from tests.router.harness import ServerThread
 from tests.router.test_authorization import UNAUTHORIZED, Router, claims_validator
 
@@ -67,7 +68,6 @@ ROOT_FIELDS = [
     ),
     ('subscription { events(types: ["finpace.party.party.registered"]) { id } }', ("partner",)),
 ]
-ROLES = ("customer", "rm", "ops", "auditor", "partner", "admin")
 
 
 @pytest.mark.parametrize(("query", "allowed"), ROOT_FIELDS)
@@ -83,6 +83,28 @@ def test_each_role_may_select_exactly_its_root_fields(query: str, allowed: tuple
     for role in ROLES:
         may = allowed is None or not allowed or role in allowed
         assert removed(Caller({"sub": "u", "roles": [role]})) is not may, role
+
+
+@pytest.mark.parametrize("field", root_fields(), ids=lambda f: f.id)
+def test_every_root_field_for_every_role_as_its_subgraph_declares(field: RootField) -> None:
+    """The whole matrix: each subgraph's SDL says who may call each root field; the composed router agrees."""
+    authorizer = Authorizer(SUPERGRAPH.authorization, SUPERGRAPH.api_schema)
+    doc = parse(field.call(SUPERGRAPH.api_schema)[0])
+    op = select_operation(doc, None)
+    for role in (None, *ROLES):
+        caller = Caller({"sub": "u", "roles": [role]}) if role else None
+        removed = authorizer.filter(doc, op, {}, authorizer.context(caller)).paths
+        assert bool(removed) is not field.may(role), (field.id, role, removed)
+
+
+def test_the_matrix_covers_every_root_field_of_the_api() -> None:
+    covered = {(f.operation, f.name) for f in root_fields()}
+    schema = SUPERGRAPH.api_schema
+    api = {(kind, name) for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type),
+                                           ("subscription", schema.subscription_type)) if root
+           for name in root.fields}
+    assert api == covered
+    assert any(f.clauses for f in root_fields()) and any(f.clauses is None for f in root_fields())
 
 
 def _customer() -> dict:
