@@ -22,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import DisableIntrospection
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.federation import Schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -75,15 +75,17 @@ class Runtime:
 
 
 def profiled_schema(schema: Schema, settings: Settings) -> Schema:
-    """The schema as the profile serves it: outside dev, `__schema` and `__type` are refused.
+    """The schema as the settings serve it: operation limits always; outside dev, `__schema` and `__type` refused.
 
     `_service` (composition), `_entities` and `__typename` (the router's entity fetches) are ordinary
-    fields, not introspection, so they still answer. Suggestions are dropped by FinpaceErrors.
+    fields, not introspection, so they still answer. Suggestions are dropped by FinpaceErrors, which
+    also gives the limits' errors the router's codes (MAX_DEPTH_EXCEEDED, ...).
     """
-    if settings.is_dev:
-        return schema
     hardened = copy.copy(schema)  # the caller's schema object stays as it was built
-    hardened.extensions = (*schema.extensions, DisableIntrospection)
+    limits = (QueryDepthLimiter(max_depth=settings.subgraph_max_depth),
+              MaxAliasesLimiter(max_alias_count=settings.subgraph_max_aliases),
+              MaxTokensLimiter(max_token_count=settings.subgraph_max_tokens))
+    hardened.extensions = (*schema.extensions, *limits, *(() if settings.is_dev else (DisableIntrospection,)))
     return hardened
 
 

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # RFC 9068 hardening: a token whose exp - iat exceeds this is refused, whoever signed it.
     auth_max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
 
+    # Operation limits each subgraph applies to every request, before execution. Above the router's own
+    # limits (depth 7, aliases 15, tokens 2,000), so that the fetches it plans never meet them; they bound
+    # a caller that reaches a subgraph directly.
+    subgraph_max_depth: int = Field(default=12, ge=1, le=100)
+    subgraph_max_aliases: int = Field(default=50, ge=0, le=1_000)
+    subgraph_max_tokens: int = Field(default=20_000, ge=100, le=1_000_000)
+
     # Outbox relay.
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -218,6 +218,11 @@ class IsAuthenticated(BasePermission):
 # inline fragment on 'T'?". Names never hold a '?', so the sentence ends at the first one.
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _INTROSPECTION_OFF = "GraphQL introspection has been disabled"
+# The operation limits' messages (Strawberry's QueryDepthLimiter and MaxAliasesLimiter, graphql-core's parser),
+# given the router's stable codes.
+_LIMITS = ((re.compile(r"exceeds maximum operation depth of \d+"), "MAX_DEPTH_EXCEEDED"),
+           (re.compile(r"^\d+ aliases found\. Allowed: \d+"), "MAX_ALIASES_EXCEEDED"),
+           (re.compile(r"more than \d+ tokens\. Parsing aborted"), "MAX_TOKENS_EXCEEDED"))
 
 
 def hide_suggestions(message: str) -> str:
@@ -246,7 +251,9 @@ class FinpaceErrors(MaskErrors):
         extensions = dict(error.extensions or {})
         message = hide_suggestions(error.message) if production else error.message
         if original is None:
-            code = "INTROSPECTION_DISABLED" if message.startswith(_INTROSPECTION_OFF) else "GRAPHQL_VALIDATION_FAILED"
+            off = message.startswith(_INTROSPECTION_OFF)
+            fallback = "INTROSPECTION_DISABLED" if off else "GRAPHQL_VALIDATION_FAILED"
+            code = next((c for pattern, c in _LIMITS if pattern.search(message)), fallback)
             extensions.setdefault("code", code if not error.path else "BAD_USER_INPUT")
             return _copy(error, message, extensions)
         if isinstance(original, errors.InputError):
