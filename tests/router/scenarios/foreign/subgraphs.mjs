@@ -23,6 +23,8 @@ const reviews = [
   { id: "r2", body: "meh", stars: 2, topic: "BOOKS", author: "2", product: "p2" },
   { id: "r3", body: "sharp", stars: 4, topic: null, author: "1", product: "p3" },
 ];
+const ratings = { p1: [5, 4, 4], p2: [2] };
+const blurbs = { p1: "Spins forever.", p3: "Leaves no leaf behind." };
 const page = (list, args) => {
   const sorted = args.sort === "DESC" ? [...list].reverse() : list;
   const offset = args.page?.offset ?? 0;
@@ -38,6 +40,11 @@ const resolvers = {
   products: {
     Query: { topProducts: (_, args) => page(products, args), product: (_, { upc }) => products.find((p) => p.upc === upc) },
     Product: { __resolveReference: (ref) => products.find((p) => p.upc === ref.upc) ?? null },
+    // The interface entity: editorial's @interfaceObject sends `__typename: "Item"` representations.
+    Item: {
+      __resolveReference: (ref) => products.find((p) => p.upc === ref.upc) ?? null,
+      __resolveType: () => "Product",
+    },
   },
   reviews: {
     Query: {
@@ -52,6 +59,19 @@ const resolvers = {
       reviews: (u) => reviews.filter((r) => r.author === u.id).map(review),
     },
     Product: { reviews: (p) => reviews.filter((r) => r.product === p.upc).map(review) },
+  },
+  editorial: {
+    Query: { featured: () => [{ upc: "p3" }, { upc: "p1" }] },
+    // @interfaceObject: an Item here is any implementation; editorial never learns which.
+    Item: { __resolveReference: (ref) => ref, blurb: (i) => blurbs[i.upc] ?? null },
+    // @override(label: "moderated-bodies"): only asked once a router turns the label on.
+    Review: { __resolveReference: (ref) => ref, body: (r) => `${reviews.find((x) => x.id === r.id)?.body} (moderated)` },
+  },
+  ratings: {
+    Product: {
+      __resolveReference: (ref) => ref,
+      ratings: (p, { top }) => (ratings[p.upc] ?? []).slice(0, top ?? undefined).map((stars) => ({ stars })),
+    },
   },
   inventory: {
     Product: {
