@@ -42,11 +42,20 @@ class RootField:
     operation: str  # query | mutation | subscription
     name: str
     # None: anyone, even without a token; (): any valid token; else any one clause, all of its roles.
-    clauses: tuple[frozenset[str], ...] | None
+    clauses: tuple[tuple[str, ...], ...] | None
 
     @property
     def id(self) -> str:
         return f"{self.subgraph}.{self.operation}.{self.name}"
+
+    @property
+    def who(self) -> str:
+        """The requirement in words, as docs/api.md lists it."""
+        if self.clauses is None:
+            return "anyone, no token"
+        if not self.clauses:
+            return "any valid token"
+        return "roles: " + " or ".join(" and ".join(clause) for clause in self.clauses)
 
     def may(self, role: str | None) -> bool:
         """Whether a caller with `role` (None: no token) may select this field, by the SDL."""
@@ -54,7 +63,7 @@ class RootField:
             return True
         if role is None:
             return False
-        return not self.clauses or any(clause <= {role} for clause in self.clauses)
+        return not self.clauses or any(set(clause) <= {role} for clause in self.clauses)
 
     def call(self, schema: GraphQLSchema) -> tuple[str, dict[str, Any]]:
         """An operation selecting only this field, with every required argument as a variable, and the values."""
@@ -99,12 +108,12 @@ def root_fields() -> list[RootField]:
     return found
 
 
-def _requirement(directives: Any) -> tuple[frozenset[str], ...] | None:
+def _requirement(directives: Any) -> tuple[tuple[str, ...], ...] | None:
     names = {d.name.value: d for d in directives or ()}
     assert "requiresScopes" not in names, "a field needs scopes: teach this matrix which tokens carry them"
     if "policy" in names:
         clauses = names["policy"].arguments[0].value.values
         roles = [[p.value for p in clause.values] for clause in clauses]
         assert all(p.startswith("role:") for clause in roles for p in clause), roles
-        return tuple(frozenset(p.removeprefix("role:") for p in clause) for clause in roles)
+        return tuple(tuple(p.removeprefix("role:") for p in clause) for clause in roles)
     return () if "authenticated" in names else None

@@ -10,7 +10,6 @@ as a counted fetch that fails.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import websockets
@@ -21,11 +20,10 @@ from router.authorization import Authorizer, Caller
 from router.config import RouterSettings
 from router.planner import select_operation
 from router.supergraph import Supergraph
-from tests.root_fields import ROLES, RootField, root_fields
+from tests.root_fields import ROLES, SUPERGRAPH_FILE, RootField, root_fields
 from tests.router.harness import ServerThread
 from tests.router.test_authorization import UNAUTHORIZED, Router, claims_validator
 
-SUPERGRAPH_FILE = Path(__file__).resolve().parents[2] / "schema" / "supergraph.graphql"
 SUPERGRAPH = Supergraph.from_file(SUPERGRAPH_FILE)
 CLOSED = dict.fromkeys(SUPERGRAPH.graph_order(), "http://127.0.0.1:1/graphql")
 PARTY_ID = "00000000-0000-0000-0000-000000000001"
@@ -163,33 +161,13 @@ async def test_a_customer_cannot_subscribe_to_partner_events_over_the_socket(rou
 def who_may_call_what() -> str:
     """One row per subgraph and requirement, listing its root fields (`python -m` this module prints it)."""
     rows = ["| subgraph | who | root fields |", "|---|---|---|"]
-    for path in sorted(SUPERGRAPH_FILE.parent.glob("*.graphql")):
-        if path == SUPERGRAPH_FILE:
-            continue
-        groups: dict[str, list[str]] = {}
-        for d in parse(path.read_text()).definitions:
-            if getattr(d, "name", None) is None or d.name.value not in ("Query", "Mutation", "Subscription"):
-                continue
-            for f in d.fields or ():
-                if f.name.value.startswith("_"):
-                    continue
-                groups.setdefault(_who(f.directives), []).append(f"`{f.name.value}`")
-        for who, fields in sorted(groups.items(), key=lambda g: _ORDER.index(g[0].split(":")[0])):
-            rows.append(f"| {path.stem} | {who} | {', '.join(fields)} |")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for field in root_fields():
+        groups.setdefault((field.subgraph, field.who), []).append(f"`{field.name}`")
+    order = ["anyone, no token", "any valid token", "roles"]
+    for (subgraph, who), fields in sorted(groups.items(), key=lambda g: (g[0][0], order.index(g[0][1].split(":")[0]))):
+        rows.append(f"| {subgraph} | {who} | {', '.join(fields)} |")
     return "\n".join(rows) + "\n"
-
-
-_ORDER = ["anyone, no token", "any valid token", "roles"]
-
-
-def _who(directives) -> str:
-    for d in directives or ():
-        if d.name.value == "policy":
-            clauses = [[v.value for v in clause.values] for clause in d.arguments[0].value.values]
-            return "roles: " + " or ".join(" and ".join(p.removeprefix("role:") for p in c) for c in clauses)
-        if d.name.value == "authenticated":
-            return "any valid token"
-    return "anyone, no token"
 
 
 def test_docs_api_md_lists_who_may_call_what() -> None:
