@@ -32,6 +32,7 @@ from shared.access_evidence import EvidenceRecorder, operation_name, started_rec
 from shared.auth import (
     BEARER_PARAM,
     MISPLACED_BEARER_MESSAGE,
+    WS_MISPLACED_BEARER_MESSAGE,
     Principal,
     TokenValidator,
     bearer_token,
@@ -91,9 +92,7 @@ def profiled_schema(schema: Schema, settings: Settings) -> Schema:
 
 async def _refuse_ws_upgrade(websocket: WebSocket) -> None:
     """Refuses a WebSocket upgrade with `access_token` in its URL: 401 where the server can say so, else 4401."""
-    message = ("Tokens in the URL are refused; on a WebSocket, send 'Authorization: Bearer <token>' in the "
-               "connection_init payload.")
-    refusal = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    refusal = {"errors": [{"message": WS_MISPLACED_BEARER_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]}
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(refusal, status_code=401))
     else:

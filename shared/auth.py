@@ -306,6 +306,8 @@ def _b64url(segment: str) -> bytes:
 
 
 MISPLACED_BEARER_MESSAGE = "Tokens are accepted only in the Authorization header ('Authorization: Bearer <token>')."
+WS_MISPLACED_BEARER_MESSAGE = ("Tokens in the URL are refused; on a WebSocket, send 'Authorization: Bearer <token>' "
+                               "in the connection_init payload.")
 BEARER_PARAM = "access_token"
 
 
