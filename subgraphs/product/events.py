@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from shared.events import DomainEvent
 
@@ -56,6 +56,9 @@ class ProductVersionPublished(ProductEvent):
     effective_from: str
     supersedes_version: int | None
     superseded_product_id: str | None
+    # The version's terms as published (pricing, charges, lending ranges; Decimals as strings), so
+    # the domains that sell it price from the version itself. Absent from events published before it travelled.
+    terms: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,6 +93,12 @@ CATALOGUE: list[dict[str, Any]] = [
      "lending": _lending("1000.00", "7500.00", "25000.00", (12, 36, 60)),
      "charges": [_fixed("LATE_PAYMENT", "Late payment", "LATE_PAYMENT", "12.00", "ONE_OFF")],
      "eligibleSegments": ["RETAIL"]},
+    {"code": "CL-EUR", "family": "CONSUMER_LOAN", "currency": "EUR", "name": "Personal Loan (EUR)",
+     "pricing": _pricing("7.5", "10.9", "24.9"),
+     "lending": _lending("2000.00", "10000.00", "40000.00", (12, 48, 84)),
+     "charges": [_percent("ARRANGEMENT", "Arrangement fee", "ARRANGEMENT", "1", "ONE_OFF", "50.00", "300.00"),
+                 _fixed("LATE_PAYMENT", "Late payment", "LATE_PAYMENT", "15.00", "ONE_OFF")],
+     "eligibleSegments": ["RETAIL"]},
 ]
 STATE_KEYS = {"CURRENT_ACCOUNT": "product.current_accounts", "OVERDRAFT": "product.overdrafts",
               "TERM_LOAN": "product.term_loans", "REVOLVING_FACILITY": "product.revolving_facilities",

@@ -259,7 +259,7 @@ async def publish_product_version(uow: UnitOfWork, *, product_id: str, effective
         await _move(uow, product, ProductAction.PUBLISH, events.ProductVersionPublished(
             **_ids(product), family=product.family, currency=product.currency,
             effective_from=effective_from.isoformat(), supersedes_version=superseded.version if superseded else None,
-            superseded_product_id=str(superseded.id) if superseded else None), reason)
+            superseded_product_id=str(superseded.id) if superseded else None, terms=product.terms), reason)
         if superseded is not None and (charge_event := _charge_event(
                 product, charges_of(superseded.terms), charges_of(product.terms))) is not None:
             await uow.emit(charge_event,

@@ -212,3 +212,7 @@ async def test_published_event_names_the_version_it_supersedes(gql, checker, ses
         "effectiveTo"] == start
     first = await last_envelope(sessions, v1["id"], "ProductVersionPublished")
     assert first["data"]["superseded_product_id"] is None and first["data"]["supersedes_version"] is None
+    # The published terms travel with the event: the domains that sell the version price from them.
+    async with sessions() as session:
+        stored = (await session.execute(text("SELECT terms FROM products WHERE id = :id"), {"id": v2["id"]})).scalar()
+    assert data["terms"] == stored and data["terms"]["pricing"]["interest_rate"]["default"]

@@ -36,7 +36,8 @@ async def test_seed_builds_an_active_catalogue(settings: Settings, product_url: 
     products = response.json()["data"]["_entities"]
     assert [(p["code"], p["version"], p["family"]) for p in products] == [
         ("BCA-GBP", 2, "CURRENT_ACCOUNT"), ("BCA-EUR", 1, "CURRENT_ACCOUNT"), ("ODF-GBP", 1, "OVERDRAFT"),
-        ("TL-GBP", 1, "TERM_LOAN"), ("RCF-GBP", 1, "REVOLVING_FACILITY"), ("CL-GBP", 1, "CONSUMER_LOAN")]
+        ("TL-GBP", 1, "TERM_LOAN"), ("RCF-GBP", 1, "REVOLVING_FACILITY"), ("CL-GBP", 1, "CONSUMER_LOAN"),
+        ("CL-EUR", 1, "CONSUMER_LOAN")]
     assert all(p["status"] == "ACTIVE" and p["isOnSale"] for p in products)
     assert all(p["submittedBy"] == "seed-admin" and p["approvedBy"] == "seed-product-checker" for p in products)
     assert products[0]["charges"][0] == {"code": "MONTHLY_FEE", "amount": {"amount": "6.50"}}
