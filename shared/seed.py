@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import random
@@ -52,6 +53,17 @@ class SeedContext:
             raise SeedError(f"{domain}: {response.status_code} {body.get('errors') or response.text[:300]}")
         data: dict[str, Any] = body["data"]
         return data
+
+    async def command_once_seen(self, domain: str, query: str, variables: dict[str, Any], *,
+                                token: str | None = None, attempts: int = 100) -> dict[str, Any]:
+        """Runs a one-field mutation and returns that field, repeating it while it answers NOT_FOUND: the
+        domain's read model (products, parties) may still be catching up with events earlier steps published."""
+        for _ in range(attempts):
+            result: dict[str, Any] = next(iter((await self.gql(domain, query, variables, token=token)).values()))
+            if result.get("code") != "NOT_FOUND":
+                break
+            await asyncio.sleep(0.2)
+        return result
 
     async def account_holders(self, account_ids: list[str]) -> list[tuple[str, str, str]]:
         """(party, account, currency) of each account, read from the account subgraph (for lending seeds)."""

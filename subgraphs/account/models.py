@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.products import ProductVersionColumns
+
 
 class Base(DeclarativeBase):
     pass
@@ -278,21 +280,5 @@ class Collection(LendingRequest, Base):
     __tablename__ = "collections"
 
 
-class ProductVersion(Base):
-    """Read model of published product versions, fed by finpace.product.product.> events."""
-
-    __tablename__ = "product_versions"
-
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    code: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    family: Mapped[str] = mapped_column(String(32))
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16))
-    sale_from: Mapped[dt.date] = mapped_column(Date)
-    sale_until: Mapped[dt.date | None] = mapped_column(Date)  # exclusive: the day it stops selling
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
-
-    def on_sale(self, day: dt.date) -> bool:
-        """True when the version is ACTIVE and inside its sale window on that day."""
-        return self.status == "ACTIVE" and self.sale_from <= day and (self.sale_until is None or day < self.sale_until)
+class ProductVersion(ProductVersionColumns, Base):
+    """Read model of published product versions, fed by finpace.product.product.> events (shared/products.py)."""

@@ -58,12 +58,8 @@ async def seed(ctx: SeedContext) -> None:
             t = terms[i % len(terms)]
             rng = random.Random(20261122 + i)  # per account, so a re-run asks for exactly the same amounts
             ccy = t["currency"]
-            for _ in range(100):  # the product read model may still be catching up with the product events
-                result = (await ctx.gql("account", OPEN, {"input": {"partyId": party_id, **t},
-                                                          "key": f"demo-account-{i}"}))["openAccount"]
-                if result.get("code") != "NOT_FOUND":
-                    break
-                await asyncio.sleep(0.2)
+            result = await ctx.command_once_seen("account", OPEN, {"input": {"partyId": party_id, **t},
+                                                                   "key": f"demo-account-{i}"})
             if result["__typename"] != "Account":
                 raise SeedError(f"account: {result}")
             account_id = result["id"]

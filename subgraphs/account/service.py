@@ -22,6 +22,7 @@ from shared.errors import (
     NotFound,
 )
 from shared.money import Money
+from shared.products import sellable
 from shared.validation import reason as check_reason
 from subgraphs.account import events, queries, rules
 from subgraphs.account.commands import OpenAccount
@@ -83,15 +84,8 @@ async def open_account(uow: UnitOfWork, *, data: OpenAccount, idempotency_key: s
         # An account opens only for a party the caller may write: another portfolio's is "no such party".
         await access.require_party(uow, data.party_id, NotFound(f"Party {data.party_id} does not exist.",
                                                                 party_id=str(data.party_id)))
-        product = await uow.session.get(ProductVersion, data.product_id)
-        if product is None:
-            raise NotFound(f"Product version {data.product_id} is not a published product version.")
-        if product.family != "CURRENT_ACCOUNT" or not product.on_sale(today()):
-            raise InvalidTransition(f"Product {product.code} v{product.version} is not an ACTIVE CURRENT_ACCOUNT "
-                                    "version on sale today.")
-        if product.currency != data.currency:
-            raise CurrencyMismatch(f"Product {product.code} v{product.version} is sold in {product.currency}, "
-                                   f"not {data.currency}.", field="currency")
+        await sellable(uow.session, ProductVersion, data.product_id, families={"CURRENT_ACCOUNT"},
+                       currency=data.currency, day=today())
         number = await uow.session.scalar(text("SELECT nextval('account_numbers')"))
         account = Account(
             id=uuid.uuid4(), account_number=f"FP{number:010d}", kind=AccountKind.CUSTOMER.value,

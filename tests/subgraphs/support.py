@@ -17,8 +17,10 @@ from shared.access import apply_access_event
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import outbox_table
-from shared.events import Envelope
+from shared.events import Actor, Envelope
 from shared.messaging import connect, provision_from
+from shared.products import ProductVersionColumns
+from subgraphs.product import events as product_events
 from tests.helpers import GraphQLClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,3 +142,68 @@ def customer_client(http: Any, url: str, settings: Settings, sessions: async_ses
     sub = sub or f"cust-{party_id[:8]}"
     return EntitledClient(http, url, token(settings, "customer", sub),
                           grant=lambda: apply_access(sessions, granted(party_id, sub)))
+
+
+# -- the product directory as the selling domains see it (shared/products.py) -------------------
+def product_id(code: str, family: str, currency: str) -> uuid.UUID:
+    """A fixed id per test product (the same in every xdist worker)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"finpace-test-product/{code}/{family}/{currency}")
+
+
+def lending_terms(*, rate: tuple[str, str, str] = ("1", "6", "24"),
+                  principal: tuple[str, str] = ("1000.00", "5000000.00"), months: tuple[int, int] = (6, 120),
+                  frequency: str = "MONTHLY", charges: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """A lending version's terms as the product subgraph stores and publishes them (snake_case, Decimals as text)."""
+    return {"pricing": {"interest_rate": {"min": rate[0], "default": rate[1], "max": rate[2]},
+                        "day_count": "ACTUAL_365", "compounding": "NONE", "posting_frequency": "MONTHLY",
+                        "overdraft_rate": None},
+            "charges": [{"code": "ARRANGEMENT", "name": "Arrangement fee", "fee_type": "ARRANGEMENT",
+                         "calculation": "FIXED", "frequency": "ONE_OFF", "amount": None, "rate": None,
+                         "min_cap": None, "max_cap": None, **c} for c in charges],
+            "lending": {"principal_min": principal[0], "principal_default": principal[0], "principal_max": principal[1],
+                        "term_min_months": months[0], "term_default_months": months[0], "term_max_months": months[1],
+                        "interest_method": "DECLINING_BALANCE", "amortisation": "EQUAL_INSTALLMENTS",
+                        "repayment_frequency": frequency, "grace_on_principal_periods": 0,
+                        "grace_on_interest_periods": 0}}
+
+
+def published(code: str, family: str, currency: str, *, start: dt.date | None = None,
+              terms: dict[str, Any] | None = None) -> Any:
+    """ProductVersionPublished of version 1 of a test product, on sale from start (today by default)."""
+    return product_events.ProductVersionPublished(
+        product_id=str(product_id(code, family, currency)), code=code, version=1, family=family, currency=currency,
+        effective_from=(start or dt.date.today()).isoformat(), supersedes_version=None, superseded_product_id=None,
+        terms=terms)
+
+
+async def publish_product_event(settings: Settings, event: Any) -> None:
+    """Publishes a product-domain event into JetStream exactly as the product outbox relay would."""
+    envelope = Envelope.wrap(event, aggregate_id=event.product_id, aggregate_version=event.version,
+                             actor=Actor.system("product-test"), reason=None, correlation_id="test")
+    nc = await connect(settings.nats_url or "", name="test-product-events")
+    try:
+        await nc.jetstream().publish(envelope.nats_subject, json.dumps(envelope.to_dict()).encode(),
+                                     headers={"Nats-Msg-Id": str(envelope.id)})
+    finally:
+        await nc.close()
+
+
+async def wait_for_products(sessions: async_sessionmaker[AsyncSession], model: type[ProductVersionColumns],
+                            ids: list[uuid.UUID], check: Callable[[Any], bool] = lambda _: True) -> None:
+    """Waits until a domain's product read model holds every product (and each passes check)."""
+    for _ in range(300):
+        async with sessions() as session:
+            rows = (await session.execute(select(model).where(model.id.in_(ids)))).scalars().all()
+        if len(rows) == len(ids) and all(check(r) for r in rows):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"product read model did not receive {ids}")
+
+
+async def publish_products(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                           model: type[ProductVersionColumns], *events: Any) -> None:
+    """Publishes the product events through the broker and waits until the domain's read model applied them."""
+    for event in events:
+        await publish_product_event(settings, event)
+    await wait_for_products(sessions, model, [uuid.UUID(e.product_id) for e in events],
+                            lambda r: r.terms == next(e.terms for e in events if e.product_id == str(r.id)))

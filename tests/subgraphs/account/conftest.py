@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,13 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import RequestContext, UnitOfWork, create_engine, create_sessionmaker, idempotency_table, outbox_table
-from shared.events import Actor, Envelope
+from shared.events import Actor
 from shared.messaging import connect, provision_from
 from shared.migrations import upgrade
 from subgraphs.account.app import create_app
 from subgraphs.account.models import Account, Hold, JournalEntry, Mandate, Payment, Posting, ProductVersion
 from subgraphs.product import events as product_events
 from tests.helpers import GraphQLClient, serve
+from tests.subgraphs.support import product_id, publish_product_event
+from tests.subgraphs.support import wait_for_products as wait_for
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
 
@@ -52,7 +52,7 @@ async def provisioned(settings: Settings) -> None:
 
 
 def _product(code: str, family: str, currency: str) -> uuid.UUID:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"finpace-test-product/{code}/{family}/{currency}")
+    return product_id(code, family, currency)
 
 
 PRODUCTS = {ccy: _product(f"BCA-{ccy}", "CURRENT_ACCOUNT", ccy) for ccy in ("EUR", "USD", "GBP", "JPY")}
@@ -61,28 +61,10 @@ WITHDRAWN = _product("BCA-OLD", "CURRENT_ACCOUNT", "EUR")
 FUTURE = _product("BCA-NEXT", "CURRENT_ACCOUNT", "EUR")
 
 
-async def publish_product_event(settings: Settings, event: Any) -> None:
-    """Publishes a product-domain event into JetStream exactly as the product outbox relay would."""
-    envelope = Envelope.wrap(event, aggregate_id=event.product_id, aggregate_version=event.version,
-                             actor=Actor.system("product-test"), reason=None, correlation_id="test")
-    nc = await connect(settings.nats_url or "", name="test-product-events")
-    try:
-        await nc.jetstream().publish(envelope.nats_subject, json.dumps(envelope.to_dict()).encode(),
-                                     headers={"Nats-Msg-Id": str(envelope.id)})
-    finally:
-        await nc.close()
-
-
 async def wait_for_products(sessions: async_sessionmaker[AsyncSession], ids: list[uuid.UUID],
                             check: Callable[[ProductVersion], bool] = lambda _: True) -> None:
-    """Waits until the read model holds every product (and each passes check)."""
-    for _ in range(300):
-        async with sessions() as session:
-            rows = (await session.execute(select(ProductVersion).where(ProductVersion.id.in_(ids)))).scalars().all()
-        if len(rows) == len(ids) and all(check(r) for r in rows):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"product read model did not receive {ids}")
+    """Waits until the account's read model holds every product (and each passes check)."""
+    await wait_for(sessions, ProductVersion, ids, check)
 
 
 @pytest.fixture(scope="session")

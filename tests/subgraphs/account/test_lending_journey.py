@@ -20,6 +20,7 @@ from subgraphs.consumer_lending.app import create_app as create_consumer_lending
 from subgraphs.consumer_lending.models import Application
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.account.conftest import ACCOUNT, OpenFn
+from tests.subgraphs.consumer_lending.conftest import publish_consumer_products
 from tests.subgraphs.consumer_lending.test_journey import APPLY, DISBURSE, LOAN_BODY, QUOTE, application, quote_input
 from tests.subgraphs.support import customer_client, eventually, token
 
@@ -29,6 +30,9 @@ async def lending_url(settings: Settings, account_url: str) -> AsyncIterator[str
     """Serves consumer lending (migrated) next to an account instance that runs the disbursement saga."""
     await upgrade(settings, "consumer_lending")
     async with serve(create_account(settings)), serve(create_consumer_lending(settings)) as base:
+        engine = create_engine(settings, "consumer_lending")
+        await publish_consumer_products(settings, create_sessionmaker(engine))
+        await engine.dispose()
         yield f"{base}/graphql"
 
 

@@ -30,6 +30,7 @@ from subgraphs.corporate_lending.models import Drawdown, Repayment, RepaymentReq
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.account.conftest import ACCOUNT, OpenFn
 from tests.subgraphs.account.test_lending_saga import publish
+from tests.subgraphs.consumer_lending.conftest import publish_consumer_products
 from tests.subgraphs.consumer_lending.test_journey import APPLY, DISBURSE, QUOTE, application, quote_input
 from tests.subgraphs.corporate_lending.conftest import Staff
 from tests.subgraphs.corporate_lending.test_journey import DRAW, available_facility, eur
@@ -233,6 +234,7 @@ async def cl_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[As
 async def consumer_url(corporate_url: str, settings: Settings, cl_sessions: Any) -> AsyncIterator[str]:
     """Consumer lending beside the account instance that runs the lending sagas (served for corporate_url)."""
     async with serve(create_consumer_lending(settings)) as base:
+        await publish_consumer_products(settings, cl_sessions)
         yield f"{base}/graphql"
 
 
