@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.errors import InvalidTransition
+from shared.products import ProductVersionColumns
 
 AMOUNT = Numeric(19, 4)
 RATE = Numeric(9, 6)
@@ -253,3 +254,7 @@ class EodRun(Base):
     business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProductVersion(ProductVersionColumns, Base):
+    """Read model of the product versions this domain may sell, fed by product events (shared/products.py)."""

@@ -11,6 +11,7 @@ from typing import Any
 from shared.db import UnitOfWork
 from shared.errors import FourEyesRequired, InputError, InvalidTransition, NotFound
 from shared.money import Money
+from shared.products import sellable
 from shared.validation import reason as check_reason
 from shared.validation import required_text
 from subgraphs.corporate_lending import events
@@ -27,6 +28,7 @@ from subgraphs.corporate_lending.models import (
     Offer,
     OfferStatus,
     Operator,
+    ProductVersion,
     check,
 )
 from subgraphs.lending_schedules.calendar import add_months
@@ -155,8 +157,36 @@ def _check_offer(t: OfferTerms, currency: str) -> None:
         raise InputError("conditionsPrecedent must be distinct.", field="conditionsPrecedent")
 
 
+# The product families a facility type may be sold under (the product directory's lending families).
+PRODUCT_FAMILIES = {FacilityType.REVOLVING: {"REVOLVING_FACILITY"}, FacilityType.TERM: {"TERM_LOAN"},
+                    FacilityType.DECREASING: {"TERM_LOAN"}}
+
+
+async def _check_product(uow: UnitOfWork, terms: OfferTerms, app: CreditApplication) -> None:
+    """An offer names a version on sale today, of the facility's family and currency, within its ranges."""
+    if terms.product_id is None:
+        return
+    product = await sellable(uow.session, ProductVersion, uuid.UUID(terms.product_id),
+                             families=PRODUCT_FAMILIES[FacilityType(app.facility_type)], currency=app.currency,
+                             day=now().date(), field="productId")
+    if not product.terms:
+        return  # published before versions carried their terms: nothing to hold the offer to
+    lending, rates = product.terms.get("lending") or {}, product.terms["pricing"]["interest_rate"]
+    if lending and not Decimal(lending["principal_min"]) <= terms.limit.amount <= Decimal(lending["principal_max"]):
+        raise InputError(f"{product.label} lends between {lending['principal_min']} and {lending['principal_max']} "
+                         f"{product.currency}.", field="limit")
+    rate = terms.base_rate_pct + terms.margin_pct
+    if not Decimal(rates["min"]) <= rate <= Decimal(rates["max"]):
+        raise InputError(f"baseRatePct + marginPct = {rate} is outside {product.label}'s approved range "
+                         f"{rates['min']} to {rates['max']}.", field="marginPct")
+
+
 async def issue_offer(uow: UnitOfWork, *, application_id: str, terms: OfferTerms, idempotency_key: str) -> Offer:
-    """Issues an offer (terms, pricing, conditions precedent, covenants, expiry) on an approved application."""
+    """Issues an offer (terms, pricing, conditions precedent, covenants, expiry) on an approved application.
+
+    A productId must name a version on sale today in the product read model, of the facility type's family and
+    the application's currency; the limit and the all-in rate must lie within the version's ranges.
+    """
     async with uow:
         request = {"app": application_id, **asdict(terms)}
         if terms.product_id is None:
@@ -166,6 +196,7 @@ async def issue_offer(uow: UnitOfWork, *, application_id: str, terms: OfferTerms
         app = await lock(uow, CreditApplication, application_id, "applicationId")
         check(app.status, {ApplicationStatus.APPROVED}, "issue an offer", "application")
         _check_offer(terms, app.currency)
+        await _check_product(uow, terms, app)
         rate = terms.base_rate_pct + terms.margin_pct
         # Validates the repayment terms now (a drawdown will build its schedule from them).
         sample = ScheduleTerms(principal=terms.limit.amount, currency=app.currency, annual_rate_pct=rate,

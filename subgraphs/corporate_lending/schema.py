@@ -23,6 +23,7 @@ from shared.graphql import (
     unit_of_work,
 )
 from shared.money import parse_decimal
+from shared.products import ProductReference
 from shared.validation import text
 from subgraphs.corporate_lending import collections, covenants, facilities, origination, servicing
 from subgraphs.corporate_lending.inputs import CreditApplicationInput, OfferInput
@@ -42,7 +43,6 @@ from subgraphs.corporate_lending.types import (
     Offer,
     OfferResult,
     Party,
-    Product,
     RepaymentRequestResult,
 )
 from subgraphs.corporate_lending.types import CovenantTest as CovenantTestType
@@ -341,7 +341,7 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Facility, Drawdown, Party, Product],
+        types=[Facility, Drawdown, Party, ProductReference],
         federation_version="2.9",
         extensions=[lambda: FinpaceErrors("corporate_lending"), operation_metrics("corporate_lending")],
     )

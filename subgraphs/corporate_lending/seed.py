@@ -59,13 +59,15 @@ async def facility(ctx: SeedContext, i: int, party: str, account: str, ccy: str,
         await ctx.gql("corporate_lending", PROPOSE, {"id": app["id"]})
         _ok((await ctx.gql("corporate_lending", APPROVE, {"id": app["id"]}, token=checker))["approveCreditDecision"],
             "CreditApplication")
-    offer = _ok((await ctx.gql("corporate_lending", OFFER, {"id": app["id"], "key": f"demo-offer-{i}", "input": {
+    # The product read model may still be catching up with the product seed's events: NOT_FOUND is retried.
+    offer = _ok(await ctx.command_once_seen("corporate_lending", OFFER, {
+        "id": app["id"], "key": f"demo-offer-{i}", "input": {
         "limit": money("500000.00"), "baseRatePct": "3.5", "marginPct": "2.25", "commitmentFeePct": "0.5",
         "arrangementFee": money("2500.00"), "availabilityMonths": 24,
         "repayment": {"installments": 36, "dayCount": "THIRTY_360"},
         "conditionsPrecedent": ["Signed facility agreement", "Debenture registered"],
         "covenants": [{"metric": "NET_DEBT_TO_EBITDA", "operator": "LTE", "threshold": "3.0",
-                       "testFrequency": "QUARTERLY"}], "productId": product}}))["issueOffer"], "Offer")
+                       "testFrequency": "QUARTERLY"}], "productId": product}}), "Offer")
     f = _ok((await ctx.gql("corporate_lending", ACCEPT, {"id": offer["id"], "key": f"demo-accept-{i}"}))[
         "acceptOffer"], "Facility")
     for cp in list(f["conditionsOutstanding"]):

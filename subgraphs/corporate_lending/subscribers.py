@@ -1,11 +1,14 @@
-"""The consumers corporate lending runs: the account domain's replies to drawdown disbursements and repayments."""
+"""Corporate lending's consumers: the product read model, and the account domain's replies to drawdown bookings."""
 
 from __future__ import annotations
 
 from shared.app import SubscriberSpec
+from shared.products import product_subscriber
 from subgraphs.corporate_lending.collections import on_account_reply
+from subgraphs.corporate_lending.models import ProductVersion
 
 ACCOUNT_STREAM = "FINPACE_ACCOUNT"
 REPLIES_DURABLE = "corporate_lending-account-replies"
 
-SUBSCRIBERS = [SubscriberSpec(stream=ACCOUNT_STREAM, durable=REPLIES_DURABLE, handler=on_account_reply)]
+SUBSCRIBERS = [SubscriberSpec(stream=ACCOUNT_STREAM, durable=REPLIES_DURABLE, handler=on_account_reply),
+               product_subscriber("corporate_lending", ProductVersion)]

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated
 
 import strawberry
-from strawberry.federation.schema_directives import Key
 from strawberry.types import Info
 
 from shared import access
@@ -25,6 +24,7 @@ from shared.graphql import (
     register_error,
 )
 from shared.money import Money
+from shared.products import ProductReference, product_reference
 from subgraphs.corporate_lending import models
 from subgraphs.corporate_lending.facilities import current_limit
 from subgraphs.corporate_lending.fees import commitment_fee
@@ -56,16 +56,6 @@ def _id(value: uuid.UUID) -> strawberry.ID:
 
 async def _visible(info: Info, party_id: uuid.UUID) -> bool:
     return (await access.scope(info)).admits(party_id)
-
-
-@strawberry.federation.type(keys=[Key(fields="id", resolvable=False)],
-                            description="A product version: a reference the product subgraph resolves.")
-class Product:
-    id: strawberry.ID
-
-
-def _product(product_id: uuid.UUID | None) -> Product | None:
-    return Product(id=_id(product_id)) if product_id is not None else None
 
 
 @strawberry.type
@@ -118,7 +108,7 @@ class Offer:
     covenants: list[CovenantTerms]
     expires_at: dt.datetime
     status: OfferStatusEnum
-    product: Product | None = strawberry.field(description="The product version the offer is made under.")
+    product: ProductReference | None = strawberry.field(description="The product version the offer is made under.")
 
     @classmethod
     def of(cls, r: models.Offer) -> Offer:
@@ -131,7 +121,8 @@ class Offer:
                    covenants=[CovenantTerms(metric=c["metric"], operator=models.Operator(c["operator"]),
                                             threshold=Decimal(c["threshold"]), test_frequency=c["test_frequency"])
                               for c in r.covenants],
-                   expires_at=r.expires_at, status=models.OfferStatus(r.status), product=_product(r.product_id))
+                   expires_at=r.expires_at, status=models.OfferStatus(r.status),
+                   product=product_reference(r.product_id))
 
 
 @strawberry.type
@@ -247,7 +238,7 @@ class Facility:
     conditions_outstanding: list[str]
     status: FacilityStatusEnum
     version: int
-    product: Product | None = strawberry.field(
+    product: ProductReference | None = strawberry.field(
         description="The product version (product subgraph) the facility is sold under; null when none was named.")
 
     @classmethod
@@ -261,7 +252,7 @@ class Facility:
                    availability_end=r.availability_end, maturity_date=r.maturity_date,
                    allocation_order=models.AllocationOrder(r.allocation_order),
                    conditions_outstanding=list(r.conditions_outstanding), status=models.FacilityStatus(r.status),
-                   version=r.version, product=_product(r.product_id))
+                   version=r.version, product=product_reference(r.product_id))
 
     @classmethod
     async def load(cls, info: Info, facility_id: uuid.UUID) -> Facility | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,15 +15,20 @@ from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
 from subgraphs.corporate_lending.app import create_app
+from subgraphs.corporate_lending.models import ProductVersion
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.support import (  # noqa: F401 - re-exported to the tests
     apply_access,
     counts,
     customer_client,
     eventually,
+    lending_terms,
     outbox_types,
+    product_id,
     provision,
+    publish_products,
     publish_reply,
+    published,
     rm_assigned,
     token,
 )
@@ -91,3 +97,23 @@ def customer_for(http: httpx.AsyncClient, co_url: str, settings: Settings,
                  co_sessions: async_sessionmaker[AsyncSession]) -> Callable[[str], GraphQLClient]:
     """A customer entitled to the party (in this domain's access read model)."""
     return lambda party_id: customer_client(http, co_url, settings, co_sessions, party_id)
+
+
+# Versions the product directory publishes for these tests, keyed by what the offer tests call them.
+CORPORATE_PRODUCTS = {
+    "rcf": published("CORP-RCF-EUR", "REVOLVING_FACILITY", "EUR",
+                     terms=lending_terms(rate=("2", "6", "9"), principal=("250000.00", "5000000.00"))),
+    "term": published("CORP-TL-EUR", "TERM_LOAN", "EUR", terms=lending_terms()),
+    "gbp": published("CORP-RCF-GBP", "REVOLVING_FACILITY", "GBP", terms=lending_terms()),
+    "future": published("CORP-RCF-NEXT", "REVOLVING_FACILITY", "EUR", start=dt.date.today() + dt.timedelta(days=30),
+                        terms=lending_terms()),
+    "account": published("CORP-BCA-EUR", "CURRENT_ACCOUNT", "EUR", terms=None),
+    "legacy": published("CORP-RCF-OLD", "REVOLVING_FACILITY", "EUR", terms=None),  # before terms travelled
+}
+
+
+@pytest.fixture(scope="session")
+async def co_products(settings: Settings, co_url: str, co_sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Publishes CORPORATE_PRODUCTS through the broker; returns their ids once the read model holds them."""
+    await publish_products(settings, co_sessions, ProductVersion, *CORPORATE_PRODUCTS.values())
+    return {name: str(product_id(e.code, e.family, e.currency)) for name, e in CORPORATE_PRODUCTS.items()}

@@ -9,12 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from shared.auth import issue_dev_token
 from shared.config import Settings
 from shared.db import outbox_table
-from subgraphs.corporate_lending.models import Drawdown, Offer
+from subgraphs.corporate_lending.models import Drawdown, Facility, Offer
 from subgraphs.corporate_lending.schema import build_schema
 from tests.subgraphs.corporate_lending.conftest import counts, eventually, outbox_types, publish_reply
 
@@ -348,9 +349,9 @@ async def test_annotated_fields_are_refused_by_the_subgraph_itself(staff, anon, 
     assert missing["code"] == "NOT_FOUND"
 
 
-async def test_the_facility_references_the_product_version_it_is_sold_under(staff) -> None:
+async def test_the_facility_references_the_product_version_it_is_sold_under(staff, co_products) -> None:
     """productId on the offer is carried to the facility as a Product entity reference the router resolves."""
-    product = str(uuid.uuid4())
+    product = co_products["rcf"]
     f = await available_facility(staff, str(uuid.uuid4()), productId=product)
     rm = staff("rm", "rm-maker")
     read = "query($id: ID!) { facility(id: $id) { product { __typename id } } }"
@@ -360,6 +361,35 @@ async def test_the_facility_references_the_product_version_it_is_sold_under(staf
     assert entities["_entities"] == [{"product": {"id": product}}]
     unnamed = await available_facility(staff, str(uuid.uuid4()))
     assert (await rm.data(read, {"id": unnamed["id"]}))["facility"]["product"] is None
-    bad = await rm(OFFER, {"id": await approved_application(staff, str(uuid.uuid4())),
-                           "input": offer_input(productId="not-a-uuid"), "key": uuid.uuid4().hex})
-    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
+    legacy = await available_facility(staff, str(uuid.uuid4()), productId=co_products["legacy"])
+    assert (await rm.data(read, {"id": legacy["id"]}))["facility"]["product"]["id"] == co_products["legacy"]
+    term = await approved_application(staff, str(uuid.uuid4()), facilityType="TERM")
+    o = (await rm.data(OFFER, {"id": term, "input": offer_input(productId=co_products["term"]),
+                               "key": uuid.uuid4().hex}))["issueOffer"]
+    assert o["status"] == "ISSUED", o
+
+
+@pytest.mark.parametrize(("product", "offer", "code", "says"), [
+    ("missing", {}, "NOT_FOUND", "is not a published product version"),
+    ("term", {}, "INVALID_TRANSITION", "not an ACTIVE REVOLVING_FACILITY version"),
+    ("account", {}, "INVALID_TRANSITION", "not an ACTIVE REVOLVING_FACILITY version"),
+    ("future", {}, "INVALID_TRANSITION", "on sale on"),
+    ("gbp", {}, "BAD_USER_INPUT", "is sold in GBP, not EUR"),
+    ("rcf", {"limit": eur("100000.00")}, "BAD_USER_INPUT", "lends between 250000.00 and 5000000.00"),
+    ("rcf", {"marginPct": "6"}, "BAD_USER_INPUT", "outside CORP-RCF-EUR v1's approved range 2 to 9"),
+    ("not-a-uuid", {}, "BAD_USER_INPUT", "productId"),
+])
+async def test_an_offer_names_a_product_version_it_may_be_sold_under(staff, co_products, co_sessions, product,
+                                                                      offer, code, says) -> None:
+    rm = staff("rm", "rm-maker")
+    app_id = await approved_application(staff, str(uuid.uuid4()))
+    named = co_products.get(product, str(uuid.uuid4()) if product == "missing" else product)
+    before = await counts(co_sessions, Offer, Facility)
+    body = await rm(OFFER, {"id": app_id, "input": offer_input(productId=named, **offer), "key": uuid.uuid4().hex})
+    result = body["data"]["issueOffer"] if body.get("data") else None
+    got = (result["code"], result["message"]) if result else (body["errors"][0]["extensions"]["code"],
+                                                              body["errors"][0]["message"])
+    assert got[0] == code and says in got[1], body
+    assert await counts(co_sessions, Offer, Facility) == before  # nothing written
+    status = await rm.data("query($id: ID!) { creditApplication(id: $id) { status } }", {"id": app_id})
+    assert status["creditApplication"]["status"] == "APPROVED"  # the application still awaits a valid offer
