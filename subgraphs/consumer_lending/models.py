@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.errors import InvalidTransition
+from shared.products import ProductVersionColumns
 
 AMOUNT = Numeric(19, 4)
 RATE = Numeric(9, 6)
@@ -137,7 +138,9 @@ class Quote(Base):
     __tablename__ = "quotes"
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     party_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
-    product_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    product_code: Mapped[str] = mapped_column(String(64), nullable=False)  # code@version, as quoted
+    # The product version (product subgraph) it is priced under; null on quotes made before loans named one.
+    product_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     terms: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     principal: Mapped[Decimal] = mapped_column(AMOUNT, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -206,6 +209,7 @@ class Loan(Versioned, Base):
     principal: Mapped[Decimal] = mapped_column(AMOUNT, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     terms: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    product_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # the version it was sold under
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
     schedule_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     disbursement_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
@@ -263,3 +267,7 @@ class EodRun(Base):
     business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProductVersion(ProductVersionColumns, Base):
+    """Read model of the product versions this domain may sell, fed by product events (shared/products.py)."""

@@ -20,6 +20,7 @@ from shared.graphql import (
     run_command,
     unit_of_work,
 )
+from shared.products import ProductReference
 from shared.validation import text
 from subgraphs.consumer_lending import collections, policies, service, servicing
 from subgraphs.consumer_lending.inputs import (
@@ -348,7 +349,7 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[Loan, Party],
+        types=[Loan, Party, ProductReference],
         federation_version="2.9",
         extensions=[lambda: FinpaceErrors("consumer_lending"), operation_metrics("consumer_lending")],
     )

@@ -38,9 +38,9 @@ def _ok(result: dict[str, Any], typename: str) -> dict[str, Any]:
 
 async def loan(ctx: SeedContext, i: int, party: str, account: str, ccy: str) -> str:
     money = lambda a: {"amount": a, "currency": ccy}  # noqa: E731
-    quote = _ok((await ctx.gql("consumer_lending", QUOTE, {"key": f"demo-quote-{i}", "input": {
-        "productCode": "PERSONAL_LOAN", "amount": money("15000.00"), "termMonths": 24, "partyId": party}}))[
-        "requestQuote"], "Quote")
+    # The personal loan the product seed publishes in the account's currency; the read model may still be catching up.
+    quote = _ok(await ctx.command_once_seen("consumer_lending", QUOTE, {"key": f"demo-quote-{i}", "input": {
+        "productCode": f"CL-{ccy}", "amount": money("15000.00"), "termMonths": 24, "partyId": party}}), "Quote")
     app = _ok((await ctx.gql("consumer_lending", APPLY, {"key": f"demo-loan-app-{i}", "input": {
         "quoteId": quote["id"], "partyId": party, "settlementAccountId": account, "monthlyIncome": money("8000.00"),
         "monthlyExpenses": money("1200.00"), "monthlyDebtPayments": money("150.00"), "existingExposure": money("0"),

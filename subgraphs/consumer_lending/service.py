@@ -31,7 +31,7 @@ from subgraphs.consumer_lending.models import (
     QuoteStatus,
     check,
 )
-from subgraphs.consumer_lending.products import check_within, product
+from subgraphs.consumer_lending.products import product
 from subgraphs.lending_schedules.engine import ScheduleTerms, generate, terms_from_json, terms_to_json
 
 M = TypeVar("M")
@@ -69,21 +69,26 @@ class QuoteRequest:
 
 async def request_quote(uow: UnitOfWork, *, data: QuoteRequest, idempotency_key: str,
                         scope: Scope | None) -> Quote:
-    """Prices a loan with a schedule preview, APR and total repayable; anonymous callers are allowed."""
-    p = product(data.product_code)
-    check_within(p, data.amount.amount, data.amount.currency, data.term_months)
+    """Prices a loan with a schedule preview, APR and total repayable; anonymous callers are allowed.
+
+    The price is the product version's on sale today (subgraphs/consumer_lending/products.py).
+    """
     if data.party_id is not None and scope is not None and not scope.admits(data.party_id):
         raise InputError("partyId is not one of the caller's parties.", field="partyId")
-    terms = ScheduleTerms(principal=data.amount.amount, currency=data.amount.currency,
-                          annual_rate_pct=p.annual_rate_pct, installments=data.term_months,
-                          start_date=_now().date(), upfront_fee=p.upfront_fee)
-    schedule = generate(terms)
     async with uow:
-        request = {"product": p.code, "amount": data.amount, "term": data.term_months, "party": data.party_id}
+        request = {"product": data.product_code, "amount": data.amount, "term": data.term_months,
+                   "party": data.party_id}
         if (prior := await _replayed(uow, "requestQuote", idempotency_key, request, Quote)) is not None:
             return prior
+        p = await product(uow.session, data.product_code, data.amount.currency, _now().date())
+        p.check_within(data.amount.amount, data.term_months)
+        terms = ScheduleTerms(principal=data.amount.amount, currency=data.amount.currency,
+                              annual_rate_pct=p.annual_rate_pct, installments=data.term_months,
+                              start_date=_now().date(), interest_method=p.interest_method,
+                              amortisation=p.amortisation, upfront_fee=p.upfront_fee(data.amount.amount))
+        schedule = generate(terms)
         quote = Quote(id=uuid.uuid4(), party_id=data.party_id, product_code=f"{p.code}@{p.version}",
-                      terms=terms_to_json(terms), principal=terms.principal, currency=terms.currency,
+                      product_id=p.id, terms=terms_to_json(terms), principal=terms.principal, currency=terms.currency,
                       annual_rate_pct=p.annual_rate_pct, apr_pct=schedule.apr_pct(),
                       installment_amount=schedule.regular_installment, total_repayable=schedule.total_repayable,
                       total_cost_of_credit=schedule.total_cost_of_credit, valid_until=_now() + QUOTE_VALIDITY,
@@ -299,7 +304,8 @@ async def disburse_loan(uow: UnitOfWork, *, application_id: str, idempotency_key
         terms = terms_from_json(quote.terms)
         loan = Loan(id=uuid.uuid4(), application_id=app.id, party_id=app.party_id,
                     settlement_account_id=app.settlement_account_id, principal=quote.principal,
-                    currency=quote.currency, terms=quote.terms, schedule=[], schedule_version=0,
+                    currency=quote.currency, terms=quote.terms, product_id=quote.product_id, schedule=[],
+                    schedule_version=0,
                     disbursement_id=uuid.uuid4(), status=LoanStatus.DISBURSEMENT_PENDING.value,
                     amount_repaid=Decimal(0), days_past_due=0, delinquency_bucket="CURRENT", version=1)
         uow.session.add(loan)

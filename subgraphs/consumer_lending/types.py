@@ -21,6 +21,7 @@ from shared.graphql import (
     parse_uuid,
 )
 from shared.money import Money
+from shared.products import ProductReference, product_reference
 from subgraphs.consumer_lending import models
 from subgraphs.lending_schedules.engine import Installment, generate, installments_from_json, terms_from_json
 
@@ -75,6 +76,8 @@ class Quote:
     total_cost_of_credit: MoneyType
     valid_until: dt.datetime
     status: QuoteStatusEnum
+    product: ProductReference | None = strawberry.field(
+        description="The product version (product subgraph) the quote is priced under.")
 
     @classmethod
     def of(cls, r: models.Quote) -> Quote:
@@ -84,7 +87,7 @@ class Quote:
                    annual_rate_pct=r.annual_rate_pct.normalize(), apr_pct=r.apr_pct.quantize(Decimal("0.01")),
                    installment_amount=_m(r.installment_amount, c), total_repayable=_m(r.total_repayable, c),
                    total_cost_of_credit=_m(r.total_cost_of_credit, c), valid_until=r.valid_until,
-                   status=models.QuoteStatus(r.status))
+                   status=models.QuoteStatus(r.status), product=product_reference(r.product_id))
 
     @strawberry.field(description="The repayment schedule this quote would produce.")
     def schedule_preview(self) -> list[LoanInstallment]:
@@ -223,6 +226,8 @@ class Loan:
     failure_reason: str | None
     amount_repaid: MoneyType
     version: int
+    product: ProductReference | None = strawberry.field(
+        description="The product version (product subgraph) the loan was sold under; its terms stay with the loan.")
 
     @classmethod
     def of(cls, r: models.Loan) -> Loan:
@@ -233,7 +238,7 @@ class Loan:
                    schedule_version=r.schedule_version, disbursed_on=r.disbursed_on, days_past_due=r.days_past_due,
                    delinquency_bucket=models.DelinquencyBucket(r.delinquency_bucket),
                    failure_reason=r.failure_reason, amount_repaid=_m(r.amount_repaid, r.currency),
-                   version=r.version)
+                   version=r.version, product=product_reference(r.product_id))
 
     @classmethod
     async def load(cls, info: Info, loan_id: uuid.UUID) -> Loan | None:

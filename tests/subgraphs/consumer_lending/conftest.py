@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,18 +14,44 @@ from shared.config import Settings
 from shared.db import create_engine, create_sessionmaker
 from shared.migrations import upgrade
 from subgraphs.consumer_lending.app import create_app
+from subgraphs.consumer_lending.models import ProductVersion
 from tests.helpers import GraphQLClient, serve
 from tests.subgraphs.support import (  # noqa: F401 - re-exported to the tests
     counts,
     customer_client,
     eventually,
+    lending_terms,
     outbox_types,
     provision,
+    publish_products,
     publish_reply,
+    published,
     token,
 )
 
 REPO = Path(__file__).resolve().parents[3]
+
+# The consumer loans the product directory publishes for these tests (PERSONAL_LOAN prices the worked example:
+# 10,000.00 at 12 % over 12 months, 888.49 a month).
+CONSUMER_PRODUCTS = {
+    "personal": published("PERSONAL_LOAN", "CONSUMER_LOAN", "EUR",
+                          terms=lending_terms(rate=("6.9", "12", "24.9"), principal=("1000.00", "50000.00"),
+                                              months=(6, 84))),
+    "home": published("HOME_IMPROVEMENT", "CONSUMER_LOAN", "EUR", terms=lending_terms(
+        rate=("5", "7.5", "15"), principal=("5000.00", "75000.00"), months=(12, 120),
+        charges=({"calculation": "PERCENTAGE", "rate": "2", "min_cap": "150.00", "max_cap": "900.00"},))),
+    "gbp": published("PERSONAL_LOAN_GBP", "CONSUMER_LOAN", "GBP", terms=lending_terms()),
+    "quarterly": published("QUARTERLY_LOAN", "CONSUMER_LOAN", "EUR", terms=lending_terms(frequency="QUARTERLY")),
+    "legacy": published("LEGACY_LOAN", "CONSUMER_LOAN", "EUR", terms=None),  # before versions carried terms
+    "next": published("NEXT_LOAN", "CONSUMER_LOAN", "EUR", start=dt.date.today() + dt.timedelta(days=30),
+                      terms=lending_terms()),
+    "business": published("TL-TEST", "TERM_LOAN", "EUR", terms=lending_terms()),
+}
+
+
+async def publish_consumer_products(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Publishes CONSUMER_PRODUCTS through the broker and waits for consumer lending's read model (idempotent)."""
+    await publish_products(settings, sessions, ProductVersion, *CONSUMER_PRODUCTS.values())
 
 
 
@@ -46,6 +73,7 @@ def cl_sessions(cl_db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def cl_url(settings: Settings, cl_db: AsyncEngine) -> AsyncIterator[str]:
     await provision(settings.nats_url or "")
     async with serve(create_app(settings)) as base:
+        await publish_consumer_products(settings, create_sessionmaker(cl_db))
         yield f"{base}/graphql"
 
 
