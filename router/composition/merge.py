@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from graphql import print_ast
 
@@ -58,10 +59,35 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
-def _desc(text: str | None, indent: str) -> str:
-    if not text:
+def _block_string(value: str) -> str:
+    """A description as Apollo's printer writes it: one line when it fits, else a block of its own lines."""
+    single = "\n" not in value
+    multi = not single or value.endswith(('"', "\\")) or len(value) > 70
+    body = ("\n" if multi and not (single and value[:1] in (" ", "\t")) else "") + value + ("\n" if multi else "")
+    return '"""' + body.replace('"""', '\\"""') + '"""'
+
+
+def _desc(text: str | None, indent: str, first: bool = True) -> str:
+    """The description line(s) before an element; a described field after the first has a blank line before it."""
+    if text is None:
         return ""
-    return f'{indent}"""\n{indent}{text}\n{indent}"""\n'
+    prefix = "\n" + indent if indent and not first else indent
+    return prefix + _block_string(text).replace("\n", "\n" + indent) + "\n"
+
+
+def merged_description(descriptions: Iterable[str | None]) -> str | None:
+    """The description the supergraph keeps when subgraphs describe one element, as Apollo's composition does:
+    the only one, else the only non-empty one, else the one most subgraphs use (the first of those tied)."""
+    counts: dict[str, int] = {}
+    for text in descriptions:
+        if text is not None:
+            counts[text] = counts.get(text, 0) + (1 if text else -(2**31))
+    if not counts:
+        return None
+    non_empty = [text for text in counts if text]
+    if len(counts) > 1 and len(non_empty) == 1:
+        return non_empty[0]
+    return max(counts, key=lambda text: counts[text])  # max keeps the first of equal counts
 
 
 class Merger:
@@ -121,17 +147,17 @@ class Merger:
     def print_type(self, name: str) -> str:
         kind = self.kind(name)
         holders = self.holders(name)
-        desc = next((t.description for _, t in holders if t.description), None)
-        head = _desc(desc, "")
+        head = _desc(merged_description(t.description for _, t in holders), "")
         if kind == "scalar":
             hidden = "\n  @inaccessible" if self._hidden(name) else ""
             url = next((t.specified_by for _, t in holders if t.specified_by), None)
-            specified = f" @specifiedBy(url: {json.dumps(url)})" if url else ""
+            specified = f"\n  @specifiedBy(url: {json.dumps(url)})" if url else ""
             return (
                 head
-                + f"scalar {name}{specified}"
+                + f"scalar {name}"
                 + "".join(f"\n  @join__type(graph: {self.enum[s.name]})" for s, _ in holders)
                 + hidden
+                + specified
                 + self.access.type_directives(name, kind)
             )
         if kind == "union":
@@ -178,13 +204,14 @@ class Merger:
         first = holders[0][1]
         fields = [f for f in first.fields.values() if all(f.name in t.fields for _, t in holders)]
         body = []
-        for f in fields:
+        for i, f in enumerate(fields):
             hidden = any(t.fields[f.name].inaccessible for _, t in holders)
             # Subgraphs that declare a default must agree on it (checked in validation); keep that one.
             defaults = [t.fields[f.name].default for _, t in holders if t.fields[f.name].default is not None]
             default = f" = {defaults[0]}" if defaults else ""
             body.append(
-                f"  {_desc(f.description, '  ')}{f.name}: {f.type}{default}{' @inaccessible' if hidden else ''}"
+                f"{_desc(merged_description(t.fields[f.name].description for _, t in holders), '  ', not i)}  "
+                f"{f.name}: {f.type}{default}{' @inaccessible' if hidden else ''}"
             )
         if self._hidden(name):
             lines.append("  @inaccessible")
@@ -212,7 +239,8 @@ class Merger:
                 lines.append(f"  @join__type(graph: {g}, key: {_q(key)}{extra})")
         word = "interface" if kind == "interface" else "type"
         impl = (" implements " + " & ".join(interfaces)) if interfaces else ""
-        body = [self._print_field(name, fname, holders) for fname in self._field_order(name, holders)]
+        order = self._field_order(name, holders)
+        body = [self._print_field(name, fname, holders, not i) for i, fname in enumerate(order)]
         if self._hidden(name):
             lines.append("  @inaccessible")
         lines += self.access.type_directives(name, kind).splitlines()[1:]
@@ -239,7 +267,7 @@ class Merger:
                     out.extend(f for f in t.fields if f not in out)
         return out
 
-    def _print_field(self, type_name: str, fname: str, holders) -> str:
+    def _print_field(self, type_name: str, fname: str, holders, first: bool) -> str:
         defs: list[tuple[Subgraph, SType, SField]] = [(s, t, t.fields[fname]) for s, t in holders if fname in t.fields]
         if not defs:
             # Added by an @interfaceObject: resolvable only through the interface object's subgraph.
@@ -249,7 +277,7 @@ class Merger:
                 for _, t in self.holders(i)
                 if t.interface_object and fname in t.fields
             )
-            return f"  {self._signature(src, [src])} @join__field"
+            return f"{_desc(src.description, '  ', first)}  {self._signature(src, [src])} @join__field"
         fields = [f for _, _, f in defs]
         main = next((f for f in fields if not f.external), fields[0])
         types = {f.type for f in fields}
@@ -282,7 +310,8 @@ class Merger:
                 joins += f" @join__field({', '.join(args)})"
         hidden = " @inaccessible" if any(f.inaccessible for f in fields) else ""
         deprecated = next((" " + print_ast(f.deprecated) for f in fields if f.deprecated), "")
-        desc = _desc(next((f.description for f in fields if f.description), None), "  ")
+        owned = [f for f in fields if not f.external] or fields  # Apollo ignores @external copies' descriptions
+        desc = _desc(merged_description(f.description for f in owned), "  ", first)
         access = self.access.field_directives(type_name, fields)
         return f"{desc}  {self._signature(main, fields)}{deprecated}{hidden}{joins}{access}"
 

@@ -178,3 +178,39 @@ def test_access_control_merging_is_identical_to_apollo(tmp_path: Path) -> None:
     assert ours.supergraph_sdl == apollo + "\n"
     assert 'x: String @requiresScopes(scopes: [["s1", "s2"], ["s1", "s3"]]) @policy(policies: [["q"]])' in apollo
     assert '@requiresScopes(scopes: [["a", "b"]])\n{' in apollo  # interface N inherits B's and C's, simplified
+
+
+DESCRIBED = {
+    # T is described three ways: two subgraphs agree on one text, which Apollo keeps over the first subgraph's.
+    # T.x is owned by a and b, @external in c: an external copy's description does not count. U has one
+    # non-empty description beside empty ones; I's input field differs per subgraph; V is described once.
+    "a": f"extend schema {FED2}\n"
+    '"""A in a"""\ntype T @key(fields: "id") { id: ID! """x by a""" x: String @shareable }\n'
+    'type Query { t: T u: U v(i: I): String }\n""""""\ntype U @shareable { id: ID! }\n'
+    'input I { """i by a""" f: String }',
+    "b": f"extend schema {FED2}\n"
+    '"""B and C"""\ntype T @key(fields: "id") { id: ID! """x by b""" x: String @shareable }\n'
+    '"""U by b"""\ntype U @shareable { id: ID! }\ninput I { """i by b""" f: String }\n'
+    'type Query { w: String @shareable }',
+    "c": f"extend schema {FED2}\n"
+    '"""B and C"""\ntype T @key(fields: "id") { id: ID! """x by c""" x: String @external '
+    'y: String @requires(fields: "x") }\n""""""\ntype U @shareable { id: ID! }\n"""V once"""\ntype V { id: ID! }\n'
+    'type Query { w: String @shareable v2: V }',
+}
+
+
+def test_inconsistent_descriptions_merge_as_apollo_merges_them(tmp_path: Path) -> None:
+    ensure_node_modules()
+    args = []
+    for name, sdl in DESCRIBED.items():
+        (tmp_path / f"{name}.graphql").write_text(sdl)
+        args.append(f"{name}=http://{name}={tmp_path / name}.graphql")
+    out = subprocess.run(["node", str(APOLLO / "compose.mjs"), *args], capture_output=True, text=True, cwd=APOLLO)
+    apollo = json.loads(out.stdout)
+    assert not apollo.get("errors"), apollo
+    ours = compose_sources([SubgraphSource(n, f"http://{n}", sdl) for n, sdl in DESCRIBED.items()])
+    assert ours.errors == []
+    assert ours.supergraph_sdl == apollo["supergraphSdl"] + "\n"
+    api = build_schema(apollo["apiSchema"])
+    assert api.type_map["T"].description == "B and C" and api.type_map["U"].description == "U by b"
+    assert api.type_map["T"].fields["x"].description == "x by a"  # a and b tie, c's copy is @external
