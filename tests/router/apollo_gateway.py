@@ -37,14 +37,17 @@ class NodeProcess:
         )
         deadline = time.monotonic() + 30
         assert self.proc.stdout is not None
+        said: list[str] = []
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if line.startswith("ready"):
                 return
             if not line and self.proc.poll() is not None:
                 break
+            said.append(line)
         self.stop()
-        raise RuntimeError(f"{what} did not start")
+        output = "".join(said[-20:]).strip() or "(nothing)"
+        raise RuntimeError(f"{what} did not start (exit {self.proc.returncode}); it printed:\n{output}")
 
     @property
     def url(self) -> str:
