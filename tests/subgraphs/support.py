@@ -73,12 +73,19 @@ async def publish_reply(settings: Settings, subject: str, data: dict[str, Any], 
     return eid
 
 
-async def eventually(probe: Callable[[], Awaitable[bool]], within: float = 15) -> None:
-    """Waits until probe() is true, failing after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await probe():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
+async def eventually(
+    probe: Callable[[], Awaitable[bool]], within: float = 20, what: str = "the condition", interval: float = 0.05
+) -> None:
+    """Waits until probe() is true; fails after `within` seconds, a probe that never returns included."""
+    deadline = asyncio.timeout(within)
+    try:
+        async with deadline:
+            while not await probe():  # noqa: ASYNC110 - polling state another process changes
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise AssertionError(f"timed out after {within} s waiting for {what}") from None
 
 
 def party_envelope(event_type: str, party_id: str, data: dict[str, Any], *, version: int = 1) -> Envelope:

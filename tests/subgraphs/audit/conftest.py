@@ -30,6 +30,7 @@ from shared.events import Envelope
 from shared.messaging import Handler, connect, provision_from
 from shared.migrations import upgrade
 from shared.ordered_consumer import BatchHandler, OrderedBatchSubscriber
+from shared.tasks import stop_tasks
 from subgraphs.audit.app import create_app
 from subgraphs.audit.checkpoints import Checkpointer, load_or_create_key
 from subgraphs.audit.config import AuditConfig
@@ -201,16 +202,19 @@ async def broker(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedNats, NATS]]:
         await asyncio.to_thread(server.stop)
 
 
-async def publish(js: JetStreamContext, env: Envelope) -> None:
+async def publish(js: JetStreamContext, env: Envelope, within: float = 60) -> None:
     """Publishes like the outbox relay: Nats-Msg-Id = event id, retried until JetStream acknowledges."""
     body = json.dumps(env.to_dict()).encode()
-    for _ in range(200):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
         try:
             await js.publish(env.nats_subject, body, headers={"Nats-Msg-Id": str(env.id)}, timeout=2)
             return
-        except Exception:
+        except Exception as exc:
+            if loop.time() >= deadline:
+                raise AssertionError(f"JetStream did not acknowledge event {env.id} within {within} s") from exc
             await asyncio.sleep(0.1)
-    raise AssertionError("could not publish")
 
 
 def events(aggregates: int, versions: range) -> list[Envelope]:
@@ -223,11 +227,31 @@ async def stored(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int((await session.execute(select(func.count()).select_from(Evidence))).scalar_one())
 
 
-async def until(predicate: Any, within: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+async def stop(task: asyncio.Task[Any], within: float = 10) -> None:
+    """Cancels a test's background task and waits for it to end; fails after `within` seconds instead of hanging.
+
+    It is stopped the way the services stop theirs (`stop_tasks`): on Python 3.11 a cancellation that arrives
+    as nats-py's `asyncio.wait_for` gets its reply is swallowed and the consumer's loop carries on, so one
+    `cancel()` and an unbounded `await task` can wait forever.
+    """
+    left = await stop_tasks([task], within=within)
+    assert not left, f"{task.get_name()} ({task.get_coro()!r}) still running {within} s after being cancelled"
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
+
+
+async def run_until_it_crashes(sub: OrderedBatchSubscriber, within: float = 30) -> None:
+    """Runs a CrashBeforeAck subscriber until it dies at its first acknowledgement; fails after `within` seconds.
+
+    Not `asyncio.wait_for`: on its timeout it cancels once and then waits, unbounded, for the task to end.
+    """
+    task = asyncio.create_task(sub.run())
+    done, _ = await asyncio.wait({task}, timeout=within)
+    if not done:
+        await stop(task)
+        raise AssertionError(f"the subscriber did not reach its first acknowledgement within {within} s")
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
 
 
 async def at_least(sessions: async_sessionmaker[AsyncSession], n: int) -> bool:

@@ -36,8 +36,8 @@ from tests.subgraphs.audit.conftest import (
     publish,
     stored,
     subscriber,
-    until,
 )
+from tests.subgraphs.support import eventually as until
 
 Chain = tuple[async_sessionmaker[AsyncSession], Checkpointer, AuditConfig]
 

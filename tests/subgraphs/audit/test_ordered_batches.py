@@ -8,7 +8,6 @@ import contextlib
 import json
 import random
 import uuid
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -32,10 +31,12 @@ from tests.subgraphs.audit.conftest import (
     at_least,
     events,
     publish,
+    run_until_it_crashes,
+    stop,
     stored,
     subscriber,
-    until,
 )
+from tests.subgraphs.support import eventually as until
 
 Chain = tuple[async_sessionmaker[AsyncSession], Checkpointer, AuditConfig]
 
@@ -43,12 +44,6 @@ Chain = tuple[async_sessionmaker[AsyncSession], Checkpointer, AuditConfig]
 async def chain_order(sessions: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
     async with sessions() as session:
         return list((await session.execute(select(Evidence.event_id).order_by(Evidence.sequence))).scalars().all())
-
-
-async def stop(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @pytest.mark.parametrize("at_once", [True, False], ids=["batch-handler", "per-message"])
@@ -85,7 +80,7 @@ async def test_a_failing_message_holds_back_the_rest_of_its_batch_until_it_is_ap
     redelivered = metrics.CONSUMER_REDELIVERED.labels(DURABLE)
     redelivered_before = redelivered._value.get()
     worker = asyncio.create_task(subscriber(nc, sessions, fails_twice, at_once=at_once).run())
-    await until(lambda: _called(calls))
+    await until(lambda: _called(calls), what="the first delivery")
     watcher = asyncio.create_task(watch())
     try:
         await until(lambda: at_least(sessions, BATCH), within=30)
@@ -119,8 +114,7 @@ async def test_a_committed_batch_that_is_redelivered_applies_once(
     batch = events(8, range(1, 3))
     for env in batch:
         await publish(js, env)
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(subscriber(nc, sessions, cls=CrashBeforeAck, at_once=at_once).run(), 30)
+    await run_until_it_crashes(subscriber(nc, sessions, cls=CrashBeforeAck, at_once=at_once))
     assert await stored(sessions) == BATCH  # committed, never acknowledged
 
     duplicates = metrics.CONSUMER_PROCESSED.labels(DURABLE, "duplicate")

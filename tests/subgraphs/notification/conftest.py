@@ -188,10 +188,3 @@ async def publish_party_event(settings: Settings, event_type: str, party_id: str
     finally:
         await nc.close()
     return env
-
-
-async def until(predicate: Any, within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)

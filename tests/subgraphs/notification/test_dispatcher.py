@@ -25,7 +25,8 @@ from subgraphs.notification.adapters import Adapter, Outgoing, adapters_for
 from subgraphs.notification.config import NotificationConfig
 from subgraphs.notification.dispatcher import Attempt, Dispatcher, Outcome
 from subgraphs.notification.models import DeliveryStatus, Notification, Template
-from tests.subgraphs.notification.conftest import Mailbox, Provider, scratch_database, until
+from tests.subgraphs.notification.conftest import Mailbox, Provider, scratch_database
+from tests.subgraphs.support import eventually as until
 
 Sessions = async_sessionmaker[AsyncSession]
 SETTLED = {DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value}

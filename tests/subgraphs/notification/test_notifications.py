@@ -20,8 +20,9 @@ from subgraphs.notification.adapters import sign_webhook, verify_webhook
 from subgraphs.notification.models import Notification, Template
 from subgraphs.notification.schema import build_schema
 from tests.helpers import GraphQLClient
-from tests.subgraphs.notification.conftest import WEBHOOK_SECRET, Provider, publish_party_event, until
+from tests.subgraphs.notification.conftest import WEBHOOK_SECRET, Provider, publish_party_event
 from tests.subgraphs.support import apply_access, granted
+from tests.subgraphs.support import eventually as until
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "notification.graphql"
 

@@ -14,8 +14,9 @@ from shared.config import Settings
 from shared.db import inbox_table
 from subgraphs.notification.models import Notification
 from tests.helpers import GraphQLClient
-from tests.subgraphs.notification.conftest import publish_party_event, until
+from tests.subgraphs.notification.conftest import publish_party_event
 from tests.subgraphs.notification.test_notifications import event_type, notes, prefer, template
+from tests.subgraphs.support import eventually as until
 
 
 async def test_a_redelivered_party_event_sends_one_notification(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -20,6 +19,7 @@ from subgraphs.partner.models import Partner
 from subgraphs.partner.schema import build_schema
 from tests.helpers import GraphQLClient
 from tests.subgraphs.partner.conftest import REGISTER, Receiver, publish, register, ws_connect
+from tests.subgraphs.support import eventually as until
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "partner.graphql"
 REGISTERED, CONSENT = "finpace.party.party.registered", "finpace.party.consent.recorded"
@@ -115,13 +115,6 @@ async def test_subscription_is_entitled_ordered_and_resumable(admin: GraphQLClie
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     finally:
         await cm.__aexit__(None, None, None)
-
-
-async def until(predicate: Any, within: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
 
 
 async def test_signed_webhooks_retry_dead_letter_and_redeliver(admin: GraphQLClient, settings: Settings,

@@ -7,7 +7,6 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
@@ -18,6 +17,7 @@ from shared.config import Settings
 from subgraphs.partner.app import partner_consumers
 from tests.helpers import GraphQLClient
 from tests.subgraphs.partner.conftest import Receiver, publish, register, ws_connect
+from tests.subgraphs.support import eventually as until
 
 NATS_DIR = Path(__file__).resolve().parents[3] / "nats"
 NOT_FOR_PARTNERS = {"FINPACE_DLQ", "FINPACE_ACCESS"}  # dead letters and staff-access evidence are internal
@@ -25,13 +25,6 @@ OPENED, CLOSED = "finpace.account.account.opened", "finpace.account.account.clos
 PUBLISHED = "finpace.product.product.version_published"
 EVENTS = """subscription E($types: [String!]!, $from: Long) {
   events(types: $types, fromSequence: $from) { stream sequence type id } }"""
-
-
-async def until(predicate: Any, within: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
 
 
 def test_every_domain_stream_has_a_partner_webhook_consumer() -> None:
