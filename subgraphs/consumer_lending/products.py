@@ -1,9 +1,10 @@
 """The consumer loan products sold here: CONSUMER_LOAN versions of the product directory, from the read model.
 
 A quote names a product code; the version of that code on sale today (published, inside its sale window) in the
-quote's currency prices it: its default interest rate, its interest method and amortisation, its principal and
-term ranges (invariant 12), and its one-off ARRANGEMENT charge as the upfront fee. Quotes and loans keep the
-version's id (a federated Product reference), so a loan stays on the terms it was sold under.
+quote's currency prices it: its default interest rate and day count, its interest method and amortisation, its
+grace periods, its principal and term ranges (invariant 12), and its one-off ARRANGEMENT charge as the upfront
+fee. Quotes and loans keep the version's id (a federated Product reference), so a loan stays on the terms it was
+sold under.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from shared.errors import InputError, InvalidTransition
 from shared.money import minor_units
 from shared.products import check_sellable
 from subgraphs.consumer_lending.models import ProductVersion
-from subgraphs.lending_schedules.engine import Amortisation, InterestMethod
+from subgraphs.lending_schedules.calendar import DayCount
+from subgraphs.lending_schedules.engine import Amortisation, InterestMethod, ScheduleTerms
 
 FAMILY = "CONSUMER_LOAN"
 
@@ -33,12 +35,15 @@ class LoanProduct:
     version: int
     currency: str
     annual_rate_pct: Decimal
+    day_count: DayCount
     interest_method: InterestMethod
     amortisation: Amortisation
     min_amount: Decimal
     max_amount: Decimal
     min_term_months: int
     max_term_months: int
+    grace_on_principal: int
+    grace_on_interest: int
     arrangement: dict[str, Any] | None  # the one-off ARRANGEMENT charge, if the version has one
 
     @classmethod
@@ -53,11 +58,13 @@ class LoanProduct:
                             and c["frequency"] == "ONE_OFF"), None)
         return cls(id=version.id, code=version.code, version=version.version, currency=version.currency,
                    annual_rate_pct=Decimal(terms["pricing"]["interest_rate"]["default"]),
+                   day_count=DayCount(terms["pricing"]["day_count"]),
                    interest_method=InterestMethod(lending["interest_method"]),
                    amortisation=Amortisation(lending["amortisation"]),
                    min_amount=Decimal(lending["principal_min"]), max_amount=Decimal(lending["principal_max"]),
                    min_term_months=int(lending["term_min_months"]), max_term_months=int(lending["term_max_months"]),
-                   arrangement=arrangement)
+                   grace_on_principal=int(lending.get("grace_on_principal_periods") or 0),
+                   grace_on_interest=int(lending.get("grace_on_interest_periods") or 0), arrangement=arrangement)
 
     @property
     def label(self) -> str:
@@ -76,6 +83,15 @@ class LoanProduct:
         if charge.get("max_cap") is not None:
             fee = min(fee, Decimal(charge["max_cap"]))
         return fee.quantize(Decimal(1).scaleb(-minor_units(self.currency)), rounding=ROUND_HALF_UP)
+
+    def schedule_terms(self, principal: Decimal, term_months: int, start: dt.date) -> ScheduleTerms:
+        """The schedule of `principal` over `term_months` monthly instalments from `start` on this version's terms."""
+        self.check_within(principal, term_months)
+        return ScheduleTerms(principal=principal, currency=self.currency, annual_rate_pct=self.annual_rate_pct,
+                             installments=term_months, start_date=start, interest_method=self.interest_method,
+                             amortisation=self.amortisation, day_count=self.day_count,
+                             grace_on_principal=self.grace_on_principal, grace_on_interest=self.grace_on_interest,
+                             upfront_fee=self.upfront_fee(principal))
 
     def check_within(self, amount: Decimal, term_months: int) -> None:
         """Refuses terms outside the version's ranges (invariant 12)."""

@@ -32,7 +32,7 @@ from subgraphs.consumer_lending.models import (
     check,
 )
 from subgraphs.consumer_lending.products import product
-from subgraphs.lending_schedules.engine import ScheduleTerms, generate, terms_from_json, terms_to_json
+from subgraphs.lending_schedules.engine import generate, terms_from_json, terms_to_json
 
 M = TypeVar("M")
 QUOTE_VALIDITY = dt.timedelta(days=30)
@@ -81,11 +81,7 @@ async def request_quote(uow: UnitOfWork, *, data: QuoteRequest, idempotency_key:
         if (prior := await _replayed(uow, "requestQuote", idempotency_key, request, Quote)) is not None:
             return prior
         p = await product(uow.session, data.product_code, data.amount.currency, _now().date())
-        p.check_within(data.amount.amount, data.term_months)
-        terms = ScheduleTerms(principal=data.amount.amount, currency=data.amount.currency,
-                              annual_rate_pct=p.annual_rate_pct, installments=data.term_months,
-                              start_date=_now().date(), interest_method=p.interest_method,
-                              amortisation=p.amortisation, upfront_fee=p.upfront_fee(data.amount.amount))
+        terms = p.schedule_terms(data.amount.amount, data.term_months, _now().date())
         schedule = generate(terms)
         quote = Quote(id=uuid.uuid4(), party_id=data.party_id, product_code=f"{p.code}@{p.version}",
                       product_id=p.id, terms=terms_to_json(terms), principal=terms.principal, currency=terms.currency,

@@ -159,10 +159,11 @@ def product_id(code: str, family: str, currency: str) -> uuid.UUID:
 
 def lending_terms(*, rate: tuple[str, str, str] = ("1", "6", "24"),
                   principal: tuple[str, str] = ("1000.00", "5000000.00"), months: tuple[int, int] = (6, 120),
-                  frequency: str = "MONTHLY", charges: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+                  frequency: str = "MONTHLY", charges: tuple[dict[str, Any], ...] = (), day_count: str = "ACTUAL_365",
+                  grace: tuple[int, int] = (0, 0)) -> dict[str, Any]:
     """A lending version's terms as the product subgraph stores and publishes them (snake_case, Decimals as text)."""
     return {"pricing": {"interest_rate": {"min": rate[0], "default": rate[1], "max": rate[2]},
-                        "day_count": "ACTUAL_365", "compounding": "NONE", "posting_frequency": "MONTHLY",
+                        "day_count": day_count, "compounding": "NONE", "posting_frequency": "MONTHLY",
                         "overdraft_rate": None},
             "charges": [{"code": "ARRANGEMENT", "name": "Arrangement fee", "fee_type": "ARRANGEMENT",
                          "calculation": "FIXED", "frequency": "ONE_OFF", "amount": None, "rate": None,
@@ -170,8 +171,8 @@ def lending_terms(*, rate: tuple[str, str, str] = ("1", "6", "24"),
             "lending": {"principal_min": principal[0], "principal_default": principal[0], "principal_max": principal[1],
                         "term_min_months": months[0], "term_default_months": months[0], "term_max_months": months[1],
                         "interest_method": "DECLINING_BALANCE", "amortisation": "EQUAL_INSTALLMENTS",
-                        "repayment_frequency": frequency, "grace_on_principal_periods": 0,
-                        "grace_on_interest_periods": 0}}
+                        "repayment_frequency": frequency, "grace_on_principal_periods": grace[0],
+                        "grace_on_interest_periods": grace[1]}}
 
 
 def published(code: str, family: str, currency: str, *, start: dt.date | None = None,

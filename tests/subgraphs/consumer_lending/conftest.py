@@ -32,11 +32,14 @@ from tests.subgraphs.support import (  # noqa: F401 - re-exported to the tests
 REPO = Path(__file__).resolve().parents[3]
 
 # The consumer loans the product directory publishes for these tests (PERSONAL_LOAN prices the worked example:
-# 10,000.00 at 12 % over 12 months, 888.49 a month).
+# 10,000.00 at 12 % over 12 months on 30/360, 888.49 a month; HOME_IMPROVEMENT counts actual days).
 CONSUMER_PRODUCTS = {
     "personal": published("PERSONAL_LOAN", "CONSUMER_LOAN", "EUR",
                           terms=lending_terms(rate=("6.9", "12", "24.9"), principal=("1000.00", "50000.00"),
-                                              months=(6, 84))),
+                                              months=(6, 84), day_count="THIRTY_360")),
+    "grace": published("GRACE_LOAN", "CONSUMER_LOAN", "EUR", terms=lending_terms(
+        rate=("6", "12", "18"), principal=("1000.00", "50000.00"), months=(6, 60), day_count="THIRTY_360",
+        grace=(2, 1))),
     "home": published("HOME_IMPROVEMENT", "CONSUMER_LOAN", "EUR", terms=lending_terms(
         rate=("5", "7.5", "15"), principal=("5000.00", "75000.00"), months=(12, 120),
         charges=({"calculation": "PERCENTAGE", "rate": "2", "min_cap": "150.00", "max_cap": "900.00"},))),

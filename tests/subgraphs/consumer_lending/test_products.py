@@ -12,6 +12,7 @@ import pytest
 
 from shared.config import Settings
 from subgraphs.consumer_lending.models import Loan, ProductVersion, Quote
+from subgraphs.lending_schedules.calendar import DayCount
 from subgraphs.lending_schedules.engine import ScheduleTerms, generate
 from subgraphs.product import events as product_events
 from tests.helpers import GraphQLClient
@@ -56,10 +57,29 @@ async def test_the_version_on_sale_prices_the_quote_with_its_rate_method_and_arr
     assert q["productCode"] == "HOME_IMPROVEMENT@1" and q["annualRatePct"] == "7.5"
     assert q["product"] == {"__typename": "Product", "id": version_id("home")}
     expected = generate(ScheduleTerms(principal=Decimal(amount), currency="EUR", annual_rate_pct=Decimal("7.5"),
-                                      installments=24, start_date=dt.date.today(), upfront_fee=Decimal(fee)))
+                                      installments=24, start_date=dt.date.today(), day_count=DayCount.ACTUAL_365,
+                                      upfront_fee=Decimal(fee)))
     assert q["installmentAmount"]["amount"] == f"{expected.regular_installment:.2f}"
     assert Decimal(q["totalCostOfCredit"]["amount"]) == expected.total_cost_of_credit
     assert expected.total_cost_of_credit - expected.total_interest == Decimal(fee)  # the fee is in the cost
+
+
+async def test_the_version_s_day_count_and_grace_periods_shape_the_schedule(anon: GraphQLClient) -> None:
+    # GRACE_LOAN: 12 % on 30/360, two instalments without principal, the first of them without interest either
+    # (its interest is paid with the second).
+    body = await anon.data("""mutation Q($input: QuoteInput!, $key: String!) { requestQuote(input: $input,
+      idempotencyKey: $key) { ... on Quote { installmentAmount { amount }
+        schedulePreview { principal { amount } interest { amount } total { amount } } } } }""",
+                           {"input": ask("GRACE_LOAN", "12000.00", 12), "key": uuid.uuid4().hex})
+    preview = body["requestQuote"]["schedulePreview"]
+    assert [(r["principal"]["amount"], r["interest"]["amount"]) for r in preview[:2]] == [("0.00", "0.00"),
+                                                                                         ("0.00", "240.00")]
+    expected = generate(ScheduleTerms(principal=Decimal("12000.00"), currency="EUR", annual_rate_pct=Decimal(12),
+                                      installments=12, start_date=dt.date.today(), grace_on_principal=2,
+                                      grace_on_interest=1))
+    assert [r["total"]["amount"] for r in preview] == [f"{i.total:.2f}" for i in expected.installments]
+    assert body["requestQuote"]["installmentAmount"]["amount"] == f"{expected.regular_installment:.2f}"
+    assert sum(Decimal(r["principal"]["amount"]) for r in preview) == Decimal("12000.00")
 
 
 @pytest.mark.parametrize(("body", "code", "says"), [
