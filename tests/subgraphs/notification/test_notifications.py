@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from subgraphs.notification.models import Notification, Template
 from subgraphs.notification.schema import build_schema
 from tests.helpers import GraphQLClient
 from tests.subgraphs.notification.conftest import WEBHOOK_SECRET, Provider, publish_party_event
-from tests.subgraphs.support import apply_access, granted
+from tests.subgraphs.support import apply_access, granted, rm_assigned
 from tests.subgraphs.support import eventually as until
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "schema" / "notification.graphql"
@@ -268,3 +269,49 @@ def test_webhook_signature_rules() -> None:
     assert verify_webhook("s", ts, good, body) and verify_webhook("s", ts, "sha256=" + good, body)
     assert not verify_webhook("s", ts, good, body + b" ")
     assert not verify_webhook("s", None, good, body) and not verify_webhook("s", "x", good, body)
+
+
+async def test_no_cross_customer_or_cross_portfolio_notification_reads(
+        ops: GraphQLClient, settings: Settings, note_sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Six parties with a secure message each: a customer is entitled to two, an RM holds two others in its
+    # portfolio. Everything else, and 1,000 random ids, answers exactly like a missing record.
+    etype, rng = event_type(), random.Random(20261208)
+    parties = [str(uuid.uuid4()) for _ in range(6)]
+    await template(ops, etype, channel="SECURE_MESSAGE", body="statement ready")
+    for party in parties:
+        await prefer(ops, party, "SECURE_MESSAGE", "inbox")
+        await publish_party_event(settings, etype, party)
+
+    async def all_queued() -> bool:
+        return all([await notes(ops, p) for p in parties])
+
+    await until(all_queued, what="a notification for each of the six parties")
+    note_of = {p: (await notes(ops, p))[0]["id"] for p in parties}
+    customer_sub, rm_id = f"c-{uuid.uuid4().hex[:8]}", f"rm-{uuid.uuid4().hex[:8]}"
+    for party in parties[:2]:
+        await apply_access(note_sessions, granted(party, customer_sub))
+    for party in parties[2:4]:
+        await apply_access(note_sessions, rm_assigned(party, rm_id, version=1))
+    randoms = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(1000)]
+    for role, sub, allowed in (("customer", customer_sub, parties[:2]), ("rm", rm_id, parties[2:4])):
+        viewer = ops.with_token(issue_dev_token(settings, role=role, sub=sub, party_ids=parties))
+        # Notifications by id, in one _entities batch: only the viewer's parties' come back.
+        reps = [{"__typename": "Notification", "id": i} for i in randoms + list(note_of.values())]
+        found = (await viewer.data("query($r: [_Any!]!) { _entities(representations: $r) { ... on Notification "
+                                   "{ id partyId } } }", {"r": reps}))["_entities"]
+        assert found[:len(randoms)] == [None] * len(randoms)
+        assert [e["partyId"] if e else None for e in found[len(randoms):]] == \
+            [p if p in allowed else None for p in parties]
+        # A party's notifications and preferences: another party's look like those of a party with none.
+        party_reps = [{"__typename": "Party", "id": p} for p in parties + randoms[:100]]
+        lists = (await viewer.data(PARTY_NOTES, {"reps": party_reps}))["_entities"]
+        assert [bool(e["notifications"]) for e in lists[:len(parties)]] == [p in allowed for p in parties]
+        assert all(e == {"notifications": [], "notificationPreferences": []}
+                   for p, e in zip(parties + randoms[:100], lists, strict=True) if p not in allowed)
+        # notification(id): a foreign one and 250 random ids answer byte for byte alike.
+        probe = "query($id: ID!) { notification(id: $id) { id } }"
+        foreign = [note_of[p] for p in parties if p not in allowed]
+        answers = {(await viewer.raw(probe, {"id": i})).text for i in foreign + randoms[:250]}
+        assert answers == {'{"data":{"notification":null}}'}, answers
+        for party in allowed:
+            assert (await viewer.data(probe, {"id": note_of[party]}))["notification"] == {"id": note_of[party]}
