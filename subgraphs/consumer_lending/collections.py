@@ -8,7 +8,9 @@ the loan, so an instalment already past due moves it into arrears. One request p
 A cooling-off withdrawal after disbursement collects through the same saga: `exerciseCoolingOff` moves the
 loan to WITHDRAWAL_PENDING and asks for the amount advanced plus interest to date (purpose COOLING_OFF);
 `payment.executed` withdraws the loan (WITHDRAWN_IN_COOLING_OFF, LoanWithdrawn), `payment.failed` leaves it
-pending for another `exerciseCoolingOff`, which asks again with the interest to that day.
+pending for another `exerciseCoolingOff`, which asks again with the interest to that day. The borrower has
+WITHDRAWAL_REPAY_DAYS from the withdrawal to repay (EU Consumer Credit Directive: 30 calendar days); after that
+the end of day ages the loan from the deadline and collects the amount due, with interest to that day.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from subgraphs.lending_schedules.engine import installments_from_json
 
 log = structlog.get_logger(__name__)
 EOD_NAMESPACE = uuid.UUID("0b6f4a52-7d8e-4f0c-b1e5-2c3a9d4e6f70")
+WITHDRAWAL_REPAY_DAYS = 30
 
 
 def today() -> dt.date:
@@ -115,26 +118,42 @@ async def request_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money | No
 
 
 async def collect_due(uow: UnitOfWork, *, as_of: dt.date) -> tuple[int, int]:
-    """End of day: ages each active loan and requests what is due on it.
+    """End of day: ages each active loan, and each cooling-off withdrawal being collected, and requests what is
+    due on it.
 
     Runs inside the caller's unit of work (the end of day commits). Returns (loans that changed
-    delinquency bucket, collections requested). The request id is derived from the business date, so a
-    date asks for a collection once.
+    delinquency bucket, collections requested).
     """
     moved = requested = 0
     ids = (await uow.session.execute(select(Loan.id).where(
-        Loan.status == LoanStatus.ACTIVE.value).order_by(Loan.id))).scalars().all()
+        Loan.status.in_([LoanStatus.ACTIVE.value, LoanStatus.WITHDRAWAL_PENDING.value])).order_by(Loan.id)
+    )).scalars().all()
     for loan_id in ids:
         loan = await lock(uow, Loan, str(loan_id), "loanId", None)
-        moved += await age(uow, loan, as_of)
-        owed_now, first = due(loan, as_of)
-        request_id = uuid.uuid5(EOD_NAMESPACE, f"{loan.id}/{as_of.isoformat()}")
-        if owed_now <= 0 or await _pending(uow, loan) or await uow.session.get(RepaymentRequest, request_id):
-            continue
-        await _request(uow, loan, Money.of(owed_now, loan.currency, exact=False),
-                       RepaymentPurpose.INSTALMENT_DUE, first, request_id)
-        requested += 1
+        changed, asked = await collect_loan(uow, loan, as_of)
+        moved, requested = moved + changed, requested + asked
     return moved, requested
+
+
+async def collect_loan(uow: UnitOfWork, loan: Loan, as_of: dt.date) -> tuple[bool, bool]:
+    """Ages one locked loan and requests what is due on it; (changed bucket, requested a collection).
+
+    An active loan owes its instalments due and unpaid. A cooling-off withdrawal owes nothing to collect until its
+    repayment deadline has passed, then the amount due with interest to the day. The request id is derived from
+    the loan and the business date, so a date asks once; nothing is asked while another request is pending.
+    """
+    moved = await age(uow, loan, as_of)
+    if loan.status == LoanStatus.WITHDRAWAL_PENDING:
+        if loan.withdrawal_repay_by is None or as_of <= loan.withdrawal_repay_by:
+            return moved, False
+        owed_now, first, purpose = cooling_off_due(loan, as_of)[0], None, RepaymentPurpose.COOLING_OFF
+    else:
+        (owed_now, first), purpose = due(loan, as_of), RepaymentPurpose.INSTALMENT_DUE
+    request_id = uuid.uuid5(EOD_NAMESPACE, f"{loan.id}/{as_of.isoformat()}")
+    if owed_now <= 0 or await _pending(uow, loan) or await uow.session.get(RepaymentRequest, request_id):
+        return moved, False
+    await _request(uow, loan, Money.of(owed_now, loan.currency, exact=False), purpose, first, request_id)
+    return moved, True
 
 
 # -- cooling-off withdrawal after disbursement --------------------------------------------------
@@ -176,10 +195,12 @@ async def exercise_cooling_off(uow: UnitOfWork, *, loan_id: str, reason: str, sc
         amount, interest = cooling_off_due(loan, on)
         if loan.status == LoanStatus.ACTIVE:
             loan.status = LoanStatus.WITHDRAWAL_PENDING.value
+            loan.withdrawal_repay_by = on + dt.timedelta(days=WITHDRAWAL_REPAY_DAYS)
             await uow.emit(events.LoanCoolingOffExercised(
                 loan_id=str(loan.id), party_id=str(loan.party_id),
                 amount_due=Money.of(amount, loan.currency, exact=False),
-                interest=Money.of(interest, loan.currency, exact=False)),
+                interest=Money.of(interest, loan.currency, exact=False),
+                repay_by=loan.withdrawal_repay_by.isoformat()),
                 aggregate_id=loan.id, aggregate_version=loan.touch(), reason=reason,
                 before={"status": LoanStatus.ACTIVE.value}, after={"status": loan.status})
         if amount > 0:
@@ -197,6 +218,7 @@ async def _withdrawn(uow: UnitOfWork, loan: Loan) -> None:
                                         amount_repaid=Money.of(loan.amount_repaid, loan.currency, exact=False)),
                    aggregate_id=loan.id, aggregate_version=loan.touch(),
                    before={"status": LoanStatus.WITHDRAWAL_PENDING.value}, after={"status": loan.status})
+    await age(uow, loan, today())  # repaid after its deadline: back to CURRENT
 
 
 async def _settle_withdrawal(uow: UnitOfWork, loan: Loan, req: RepaymentRequest) -> None:

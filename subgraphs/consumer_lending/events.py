@@ -117,6 +117,7 @@ class LoanCoolingOffExercised(LoanEvent):
     schema_version: ClassVar[int] = 2
     amount_due: Money
     interest: Money | None = None  # the interest to date included in amount_due
+    repay_by: str | None = None  # ISO date: the last day to repay before the end of day collects and ages it
 
 
 @dataclass(frozen=True, kw_only=True)

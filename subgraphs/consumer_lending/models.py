@@ -214,6 +214,8 @@ class Loan(Versioned, Base):
     schedule_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     disbursement_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
     disbursed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Set when the borrower withdraws in the cooling-off period: the last day to repay what was advanced.
+    withdrawal_repay_by: Mapped[dt.date | None] = mapped_column(Date)
     amount_repaid: Mapped[Decimal] = mapped_column(AMOUNT, nullable=False, default=Decimal(0))
     days_past_due: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     delinquency_bucket: Mapped[str] = mapped_column(String(16), nullable=False, default="CURRENT")

@@ -144,7 +144,12 @@ async def _active_hardship(uow: UnitOfWork, loan_id: uuid.UUID) -> Hardship | No
 
 
 def days_past_due(loan: Loan, as_of: dt.date) -> int:
-    """Days since the oldest instalment that repayments have not covered fell due."""
+    """Days since the oldest instalment that repayments have not covered fell due; for a cooling-off withdrawal
+    being collected, days since its repayment deadline; 0 once the loan is withdrawn."""
+    if loan.status == LoanStatus.WITHDRAWN_IN_COOLING_OFF:
+        return 0
+    if loan.status == LoanStatus.WITHDRAWAL_PENDING and loan.withdrawal_repay_by is not None:
+        return max((as_of - loan.withdrawal_repay_by).days, 0)
     covered, cumulative = Decimal(loan.amount_repaid), Decimal(0)
     for inst in installments_from_json(loan.schedule):
         if inst.due_date > as_of:

@@ -226,6 +226,9 @@ class Loan:
     failure_reason: str | None
     amount_repaid: MoneyType
     version: int
+    withdrawal_repay_by: dt.date | None = strawberry.field(
+        description="After a cooling-off withdrawal: the last day to repay what was advanced plus interest; the "
+                    "loan ages from the day after.")
     product: ProductReference | None = strawberry.field(
         description="The product version (product subgraph) the loan was sold under; its terms stay with the loan.")
 
@@ -238,7 +241,8 @@ class Loan:
                    schedule_version=r.schedule_version, disbursed_on=r.disbursed_on, days_past_due=r.days_past_due,
                    delinquency_bucket=models.DelinquencyBucket(r.delinquency_bucket),
                    failure_reason=r.failure_reason, amount_repaid=_m(r.amount_repaid, r.currency),
-                   version=r.version, product=product_reference(r.product_id))
+                   version=r.version, withdrawal_repay_by=r.withdrawal_repay_by,
+                   product=product_reference(r.product_id))
 
     @classmethod
     async def load(cls, info: Info, loan_id: uuid.UUID) -> Loan | None:

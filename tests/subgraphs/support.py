@@ -48,12 +48,18 @@ async def counts(sessions: async_sessionmaker[AsyncSession], *models: Any) -> tu
     return tuple(totals)
 
 
-async def outbox_types(sessions: async_sessionmaker[AsyncSession], aggregate_id: str) -> list[str]:
-    """Returns the event types written for one aggregate, in outbox order."""
+async def outbox_envelopes(sessions: async_sessionmaker[AsyncSession], aggregate_id: str,
+                           event_type: str | None = None) -> list[dict[str, Any]]:
+    """Returns the envelopes written for one aggregate (of one type, if given), in outbox order."""
     async with sessions() as session:
         rows = (await session.execute(select(outbox_table.c.envelope).where(
             outbox_table.c.aggregate_id == aggregate_id).order_by(outbox_table.c.id))).scalars().all()
-    return [r["type"] for r in rows]
+    return [r for r in rows if event_type is None or r["type"] == event_type]
+
+
+async def outbox_types(sessions: async_sessionmaker[AsyncSession], aggregate_id: str) -> list[str]:
+    """Returns the event types written for one aggregate, in outbox order."""
+    return [r["type"] for r in await outbox_envelopes(sessions, aggregate_id)]
 
 
 async def publish_reply(settings: Settings, subject: str, data: dict[str, Any], *, event_id: str | None = None,

@@ -10,10 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from shared.config import Settings
-from subgraphs.consumer_lending.collections import cooling_off_due
+from shared.db import RequestContext, UnitOfWork
+from shared.events import Actor
+from subgraphs.consumer_lending.collections import collect_loan, cooling_off_due
 from subgraphs.consumer_lending.models import Loan, RepaymentRequest
+from subgraphs.consumer_lending.service import lock
 from tests.subgraphs.consumer_lending.conftest import eventually, outbox_types, publish_reply
 from tests.subgraphs.consumer_lending.test_journey import DISBURSE, LOAN, _contracted, _disbursement_id
+from tests.subgraphs.support import outbox_envelopes
 
 WITHDRAW = f"""mutation($id: ID!, $key: String) {{ exerciseCoolingOff(loanId: $id, reason: "Changed my mind",
   idempotencyKey: $key) {{ {LOAN} }} }}"""
@@ -84,3 +88,64 @@ def test_the_amount_due_refunds_any_upfront_fee() -> None:
     loan = Loan(principal=Decimal("5000.00"), amount_repaid=Decimal(0), disbursed_on=dt.date(2026, 3, 1),
                 terms={"upfront_fee": "150", "annual_rate_pct": "7.5"})
     assert cooling_off_due(loan, dt.date(2026, 3, 31)) == (Decimal("4879.90"), Decimal("29.90"))
+
+
+async def test_an_unpaid_withdrawal_ages_from_its_deadline_and_is_collected_with_interest_to_the_day(
+        customer_for, staff, cl_sessions, settings: Settings) -> None:
+    party = str(uuid.uuid4())
+    customer, ops = customer_for(party), staff("ops", "ops-1")
+    app_id = await _contracted(customer, ops, party)
+    loan_id = (await ops.data(DISBURSE, {"id": app_id, "key": uuid.uuid4().hex}))["disburseLoan"]["id"]
+    today = dt.datetime.now(dt.UTC).date()
+    await publish_reply(settings, "finpace.account.payment.executed", {
+        "idempotency_id": await _disbursement_id(cl_sessions, loan_id),
+        "value_date": (today - dt.timedelta(days=10)).isoformat()})
+
+    async def status(expected: str) -> bool:
+        return (await customer.data(READ, {"id": loan_id}))["loan"]["status"] == expected
+    await eventually(lambda: status("ACTIVE"))
+    await customer.data(WITHDRAW, {"id": loan_id, "key": uuid.uuid4().hex})
+    [first] = await _requests(cl_sessions, loan_id)
+    await publish_reply(settings, "finpace.account.payment.failed", {"idempotency_id": str(first.id),
+                                                                    "reason": "INSUFFICIENT_FUNDS"})
+
+    async def failed() -> bool:
+        return [r.status for r in await _requests(cl_sessions, loan_id)] == ["FAILED"]
+    await eventually(failed)
+    deadline = today + dt.timedelta(days=30)
+    shown = await customer.data("query($id: ID!) { loan(id: $id) { withdrawalRepayBy daysPastDue } }",
+                                {"id": loan_id})
+    assert shown["loan"] == {"withdrawalRepayBy": deadline.isoformat(), "daysPastDue": 0}
+
+    async def end_of_day(as_of: dt.date) -> tuple[bool, bool]:
+        uow = UnitOfWork(cl_sessions, RequestContext(actor=Actor.system("consumer_lending-eod"), correlation_id="t"))
+        async with uow:
+            result = await collect_loan(uow, await lock(uow, Loan, loan_id, "loanId", None), as_of)
+            await uow.commit()
+        return result
+
+    # Up to and including the deadline, the borrower is not in arrears and nothing is collected.
+    assert await end_of_day(deadline) == (False, False)
+    # The day after: one day past due, and the amount advanced plus interest for the 41 days since disbursement
+    # (10 000.00 x 0.12 x 41 / 365 = 134.79) is asked for once that business date.
+    assert await end_of_day(deadline + dt.timedelta(days=1)) == (True, True)
+    assert await end_of_day(deadline + dt.timedelta(days=1)) == (False, False)
+    *_, collection = await _requests(cl_sessions, loan_id)
+    assert (collection.amount, collection.purpose, collection.status) == (Decimal("10134.79"), "COOLING_OFF",
+                                                                          "PENDING")
+    async with cl_sessions() as s:
+        loan = await s.get(Loan, uuid.UUID(loan_id))
+    assert loan is not None and (loan.days_past_due, loan.delinquency_bucket) == (1, "DPD_1_30")
+    # Paid: withdrawn, and no longer in arrears.
+    await publish_reply(settings, "finpace.account.payment.executed",
+                        {"idempotency_id": str(collection.id), "value_date": today.isoformat()})
+    await eventually(lambda: status("WITHDRAWN_IN_COOLING_OFF"))
+    async with cl_sessions() as s:
+        loan = await s.get(Loan, uuid.UUID(loan_id))
+    assert loan is not None and (loan.days_past_due, loan.delinquency_bucket) == (0, "CURRENT")
+    assert loan.amount_repaid == Decimal("10134.79")
+    types = await outbox_types(cl_sessions, loan_id)
+    assert types[-5:] == ["LoanDelinquencyChanged", "LoanRepaymentRequested", "LoanRepaymentReceived",
+                          "LoanWithdrawn", "LoanDelinquencyChanged"]
+    exercised = await outbox_envelopes(cl_sessions, loan_id, "LoanCoolingOffExercised")
+    assert [e["data"]["repay_by"] for e in exercised] == [deadline.isoformat()]
