@@ -95,8 +95,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def ops_token(settings: Settings) -> str:
+    # Minted per test: a dev token lives 10 minutes, and a session on a loaded machine outlasts that.
     return issue_dev_token(settings, role="ops", sub="ops-1")
 
 
