@@ -3,15 +3,17 @@
 A request notes each party a staff principal was admitted to (shared/access.py); when the operation has
 run, `RequestAccess.flush` hands the notes to this process's `EvidenceRecorder` with a non-blocking put.
 The recorder's own task publishes them in batches as `ReadRecorded` envelopes on
-`finpace.access.read.recorded`; the audit subgraph stores each as an evidence entry. A full queue or a
-broker that is down drops the record and counts it in `finpace_access_evidence_dropped_total`: the read
-itself never waits for, nor fails because of, its evidence.
+`finpace.access.read.recorded`; the audit subgraph stores each as an evidence entry. What JetStream does not
+acknowledge (a broker that is down, restarting or slow) is kept and published again with a capped backoff,
+under the same Nats-Msg-Id, so a retry that had in fact landed is not stored twice. Records wait in a
+bounded queue meanwhile: only when it is full (`capacity` reads pending, 10,000 by default), or at shutdown
+with the broker still away, is a record dropped, and counted in `finpace_access_evidence_dropped_total`. The
+read itself never waits for, nor fails because of, its evidence.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import re
@@ -31,7 +33,12 @@ ACCESS_STREAM = "FINPACE_ACCESS"
 PUBLISHED = Counter("finpace_access_evidence_published_total", "Staff reads published as access evidence", ["service"])
 DROPPED = Counter(
     "finpace_access_evidence_dropped_total",
-    "Staff reads whose access evidence was dropped (queue full or broker unavailable)",
+    "Staff reads whose access evidence was dropped (queue full, or broker unavailable at shutdown)",
+    ["service"],
+)
+RETRIED = Counter(
+    "finpace_access_evidence_retried_total",
+    "Access evidence publishes JetStream did not acknowledge, to be tried again",
     ["service"],
 )
 _OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
@@ -84,7 +91,10 @@ class EvidenceRecorder:
     capacity: int = 10_000
     batch: int = 100
     publish_timeout: float = 2.0
+    retry_initial: float = 0.2  # seconds before the first retry of what was not acknowledged; doubles each time
+    retry_max: float = 5.0
     _queue: asyncio.Queue[Envelope] = dataclasses.field(init=False)
+    _unacknowledged: list[Envelope] = dataclasses.field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self._queue = asyncio.Queue(self.capacity)
@@ -109,21 +119,32 @@ class EvidenceRecorder:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        """Records not yet acknowledged by JetStream: queued, or being retried."""
+        return self._queue.qsize() + len(self._unacknowledged)
 
     async def run(self) -> None:
-        """Publishes until cancelled: waits for one record, takes up to `batch` more, publishes them together."""
+        """Publishes until cancelled: waits for one record, takes up to `batch` more, publishes them together;
+        what is not acknowledged is published again (with a capped backoff) before anything newer."""
+        delay = self.retry_initial
         while True:
-            batch = [await self._queue.get()]
+            batch = self._unacknowledged or [await self._queue.get()]
             while len(batch) < self.batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self.publish(batch)
+            self._unacknowledged = batch  # a cancellation mid-publish leaves them to drain()
+            self._unacknowledged = await self.publish(batch)
+            if not self._unacknowledged:
+                delay = self.retry_initial
+                continue
+            RETRIED.labels(self.service).inc(len(self._unacknowledged))
+            log.warning("access_evidence_unacknowledged", service=self.service, records=len(self._unacknowledged),
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
 
-    async def publish(self, batch: list[Envelope]) -> int:
-        """Publishes a batch concurrently (Nats-Msg-Id = event id); failures are counted as dropped."""
+    async def publish(self, batch: list[Envelope]) -> list[Envelope]:
+        """Publishes a batch concurrently (Nats-Msg-Id = event id); returns the envelopes not acknowledged."""
         if not self.nc.is_connected:
-            count_dropped(self.service, len(batch))
-            return 0
+            return batch
         js = self.nc.jetstream()
         results = await asyncio.gather(
             *[
@@ -137,21 +158,26 @@ class EvidenceRecorder:
             ],
             return_exceptions=True,
         )
-        failed = sum(isinstance(r, BaseException) for r in results)
-        if failed:
-            count_dropped(self.service, failed)
-            log.warning("access_evidence_dropped", service=self.service, dropped=failed)
-        PUBLISHED.labels(self.service).inc(len(batch) - failed)
-        return len(batch) - failed
+        failed = [e for e, r in zip(batch, results, strict=True) if isinstance(r, BaseException)]
+        PUBLISHED.labels(self.service).inc(len(batch) - len(failed))
+        return failed
 
     async def drain(self) -> None:
-        """Publishes what is still queued (at shutdown), best effort."""
-        batch: list[Envelope] = []
+        """Publishes what is still pending (at shutdown), once; what the broker does not take is dropped."""
+        batch, self._unacknowledged = self._unacknowledged, []
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
-        if batch:
-            with contextlib.suppress(Exception):
-                await self.publish(batch)
+        if not batch:
+            return
+        failed = batch
+        try:
+            failed = await self.publish(batch)
+        except Exception as exc:  # whatever it was, the records are counted below
+            log.warning("access_evidence_publish_failed", service=self.service, error=repr(exc))
+        finally:  # also when the shutdown's time limit cancels the publish
+            if failed:
+                count_dropped(self.service, len(failed))
+                log.warning("access_evidence_dropped", service=self.service, dropped=len(failed))
 
 
 def started_recorder(nc: NATS, service: str, tasks: list[asyncio.Task[Any]]) -> EvidenceRecorder:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 import nats
-from shared.access_evidence import DROPPED, EvidenceRecorder
+from shared.access_evidence import ACCESS_STREAM, DROPPED, PUBLISHED, RETRIED, EvidenceRecorder
 from shared.auth import Principal, issue_dev_token
 from shared.config import Settings
 from shared.db import RequestContext, UnitOfWork, create_sessionmaker
+from shared.embedded import EmbeddedNats
 from shared.events import Actor
 from shared.migrations import upgrade
 from shared.outbox import OutboxRelay
@@ -23,7 +27,9 @@ from subgraphs.party.app import create_app as create_party
 from subgraphs.party.commands import GrantEntitlement, RegisterParty
 from subgraphs.party.models import PartyType
 from tests.helpers import GraphQLClient, serve
+from tests.subgraphs.audit.conftest import stop
 from tests.subgraphs.audit.test_app import TRAIL, VERIFY, wait_for
+from tests.subgraphs.support import eventually as until
 
 READ = "query OpsLooksUp($id: ID!) { party(id: $id) { legalName } again: party(id: $id) { id } }"
 EVIDENCE = """query($subject: String) { auditTrail(subject: $subject, type: "ReadRecorded", first: 50) {
@@ -95,14 +101,59 @@ async def test_a_staff_read_is_one_evidence_entry_and_a_customer_read_none(
     assert (await auditor.data(VERIFY))["verifyAuditChain"]["ok"]
 
 
-async def test_evidence_is_dropped_and_counted_when_the_broker_is_gone(settings: Settings) -> None:
+async def test_evidence_waits_out_a_broker_outage_and_is_published_once(
+    broker: tuple[EmbeddedNats, NATS],
+) -> None:
+    server, nc = broker
+    service = f"kit-{uuid.uuid4().hex[:8]}"
+    recorder = EvidenceRecorder(nc=nc, service=service, retry_max=0.5)
+    ops = Principal(sub="ops-1", roles=frozenset({"ops"}))
+    task = asyncio.create_task(recorder.run())
+    try:
+        assert recorder.record(ops, ["p-0"], operation="Before", correlation_id="c0") == 1
+        await until(lambda: _stored(nc, 1), what="the first record")
+        await asyncio.to_thread(server.stop)  # the broker goes away; reads go on and are noted
+        assert recorder.record(ops, ["p-1", "p-2", "p-3"], operation="During", correlation_id="c1") == 3
+
+        async def retried() -> bool:
+            return RETRIED.labels(service)._value.get() >= 3
+
+        await until(retried, what="a retry of the unacknowledged records")
+        assert recorder.pending == 3
+        await asyncio.to_thread(server.start)  # back (same port and store): the records are published
+        await until(lambda: _stored(nc, 4), within=60, what="the records noted during the outage")
+        await until(lambda: _pending_is(recorder, 0), what="nothing pending")
+    finally:
+        await stop(task)
+    js = nc.jetstream()
+    bodies = [(await js.get_msg(ACCESS_STREAM, seq)).data for seq in range(1, 5)]
+    parties = sorted(json.loads(body)["data"]["party_id"] for body in bodies)
+    assert parties == ["p-0", "p-1", "p-2", "p-3"]  # each once
+    assert DROPPED.labels(service)._value.get() == 0
+    assert PUBLISHED.labels(service)._value.get() == 4
+
+
+async def test_evidence_is_dropped_and_counted_only_when_the_queue_is_full_or_at_shutdown_without_a_broker(
+    settings: Settings,
+) -> None:
     nc = await nats.connect(settings.nats_url)
-    recorder = EvidenceRecorder(nc=nc, service="kit-evidence")
+    service = f"kit-{uuid.uuid4().hex[:8]}"
+    recorder = EvidenceRecorder(nc=nc, service=service, capacity=2)
     await nc.close()
-    before = DROPPED.labels("kit-evidence")._value.get()
-    queued = recorder.record(
-        Principal(sub="ops-1", roles=frozenset({"ops"})), ["p-1", "p-2"], operation="Op", correlation_id="c"
-    )
-    assert queued == 2  # recording never waits for the broker
-    assert await recorder.publish([recorder._queue.get_nowait(), recorder._queue.get_nowait()]) == 0
-    assert DROPPED.labels("kit-evidence")._value.get() == before + 2
+    ops = Principal(sub="ops-1", roles=frozenset({"ops"}))
+    queued = recorder.record(ops, ["p-1", "p-2", "p-3"], operation="Op", correlation_id="c")
+    assert queued == 2  # recording never waits for the broker; the third found the queue full
+    assert DROPPED.labels(service)._value.get() == 1
+    await recorder.drain()  # shutdown with no broker: what was pending is dropped and counted
+    assert DROPPED.labels(service)._value.get() == 3 and recorder.pending == 0
+
+
+async def _stored(nc: NATS, n: int) -> bool:
+    try:
+        return (await nc.jetstream().stream_info(ACCESS_STREAM)).state.messages >= n
+    except Exception:
+        return False
+
+
+async def _pending_is(recorder: EvidenceRecorder, n: int) -> bool:
+    return recorder.pending == n
