@@ -85,18 +85,25 @@ class Executor:
         objs_for: list[list[dict]] = []  # per representation sent, the objects it stands for
         if fetch.requires:
             reps: list[dict] = []
-            index: dict = {}
+            groups: dict = {}  # representation key -> the objects it stands for
+            key_type, key_fields = fetch.key_fields or (None, ())
             for obj in targets:
-                rep = self._representation(obj, fetch)
-                if rep is None:
-                    continue
-                k = _rep_key(rep)
-                if k in index:
-                    objs_for[index[k]].append(obj)
+                if key_type is not None and obj.get("__typename") == key_type:
+                    try:
+                        rep = {f: obj[f] for f in key_fields}
+                    except KeyError:
+                        continue
                 else:
-                    index[k] = len(reps)
+                    rep = self._representation(obj, fetch)
+                    if rep is None:
+                        continue
+                k = _rep_key(rep)
+                group = groups.get(k)
+                if group is None:
+                    groups[k] = group = []
                     reps.append(rep)
-                    objs_for.append([obj])
+                    objs_for.append(group)
+                group.append(obj)
             if not reps:
                 return
             variables = {"representations": reps, **variables}
@@ -135,7 +142,7 @@ class Executor:
                 if not isinstance(entity, dict):
                     continue
                 for n, obj in enumerate(objs_for[i]):
-                    deep_merge(obj, entity if n == 0 else _clone(entity), self.sg)
+                    deep_merge(obj, entity, self.sg, copy=n > 0)
             if errors:
                 # Concrete paths are only worked out when an error needs them.
                 located = {id(o): p for p, o in resolve_path(state.data, flatten_path)}
@@ -145,7 +152,7 @@ class Executor:
         else:
             if isinstance(data, dict):
                 for n, obj in enumerate(targets):
-                    deep_merge(obj, data if n == 0 else _clone(data), self.sg)
+                    deep_merge(obj, data, self.sg, copy=n > 0)
             for err in errors:
                 err = clean_error(err, fetch.service_name)
                 if flatten_path and "path" in err:
@@ -319,21 +326,19 @@ def resolve_objects(data: Any, path: tuple) -> list[dict]:
     """The objects a Flatten path reaches, in document order (resolve_path without building their paths)."""
     current: list = [data]
     for step in path:
-        nxt: list = []
         if step == "@":
-            for v in current:
-                if type(v) is list:
-                    nxt.extend(v)
-        else:
+            current = [e for v in current if type(v) is list for e in v]
+            continue
+        nxt = [x for v in current if type(v) is dict and (x := v.get(step)) is not None]
+        if len(nxt) < len(current) and any(type(v) is list for v in current):
+            # A list the path steps through without "@": its elements' fields, in place.
+            nxt = []
             for v in current:
                 if type(v) is dict:
-                    x = v.get(step)
-                    if x is not None:
+                    if (x := v.get(step)) is not None:
                         nxt.append(x)
                 elif type(v) is list:
-                    for e in v:
-                        if type(e) is dict and (x := e.get(step)) is not None:
-                            nxt.append(x)
+                    nxt.extend(x for e in v if type(e) is dict and (x := e.get(step)) is not None)
         current = nxt
     return [v for v in current if type(v) is dict]
 
@@ -358,21 +363,28 @@ def resolve_path(data: Any, path: tuple) -> list[tuple[tuple, dict]]:
     return [(p, v) for p, v in current if isinstance(v, dict)]
 
 
-def deep_merge(target: dict, source: dict, sg: Supergraph) -> None:
-    """Apollo's deepMerge, except that an interface name never overwrites a concrete __typename."""
+def deep_merge(target: dict, source: dict, sg: Supergraph, copy: bool = False) -> None:
+    """Apollo's deepMerge, except that an interface name never overwrites a concrete __typename.
+
+    With `copy`, what is taken from `source` is copied (one answer merged into several objects), as merging
+    `_clone(source)` would, without copying the parts that merge into existing objects.
+    """
     for key, value in source.items():
-        if key == "__typename" and key in target:
+        existing = target.get(key, _MISSING)
+        if existing is _MISSING:
+            target[key] = _clone(value) if copy else value
+            continue
+        if key == "__typename":
             t = sg.schema.get_type(value) if isinstance(value, str) else None
             if t is None or is_abstract_type(t):
                 continue
-        existing = target.get(key, _MISSING)
         if isinstance(existing, dict) and isinstance(value, dict):
-            deep_merge(existing, value, sg)
+            deep_merge(existing, value, sg, copy)
         elif isinstance(existing, list) and isinstance(value, list) and len(existing) == len(value):
             for i, (a, b) in enumerate(zip(existing, value, strict=True)):
                 if isinstance(a, dict) and isinstance(b, dict):
-                    deep_merge(a, b, sg)
+                    deep_merge(a, b, sg, copy)
                 else:
-                    existing[i] = b
+                    existing[i] = _clone(b) if copy else b
         else:
-            target[key] = value
+            target[key] = _clone(value) if copy else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from graphql.language import VariableNode
@@ -35,6 +36,23 @@ class Fetch:
     operation_name: str | None = None
     input_rewrites: tuple[dict, ...] = ()
     id: int = 0
+
+    @cached_property
+    def key_fields(self) -> tuple[str, tuple[str, ...]] | None:
+        """(type, fields) when `requires` is one inline fragment of plain fields with __typename (the usual @key).
+
+        A representation is then those fields of an object of that type, read without walking `requires`.
+        """
+        if len(self.requires) != 1 or self.input_rewrites:
+            return None
+        frag = self.requires[0]
+        selections = frag.get("selections") or ()
+        if frag.get("kind") != "InlineFragment" or not frag.get("typeCondition"):
+            return None
+        if any(s.get("kind") != "Field" or "alias" in s or "selections" in s for s in selections):
+            return None
+        fields = tuple(s["name"] for s in selections)
+        return (frag["typeCondition"], fields) if "__typename" in fields else None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "Fetch", "serviceName": self.service_name}

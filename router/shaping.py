@@ -36,6 +36,21 @@ def _kind(gtype) -> str:
     return _COMPOSITE
 
 
+def _nullable(gtype):
+    return gtype.of_type if isinstance(gtype, GraphQLNonNull) else gtype
+
+
+def _shortcut(gtype) -> tuple[GraphQLObjectType | None, tuple | None]:
+    """What _object shapes without dispatch: the object type of an object field, or (item type, its object type)
+    for a list of objects."""
+    inner = _nullable(gtype)
+    if type(inner) is GraphQLObjectType:
+        return inner, None
+    if type(inner) is GraphQLList and type(item := _nullable(inner.of_type)) is GraphQLObjectType:
+        return None, (inner.of_type, item)
+    return None, None
+
+
 def _materialize(path) -> list:
     """Response paths are built as (parent, key) links while shaping; only errors need them as lists."""
     out = []
@@ -114,18 +129,18 @@ class Shaper:
         for name, nodes in self.collect(selections, otype).items():
             field_name = nodes[0].name.value
             if field_name == "__typename":
-                fields.append((name, _TYPENAME, None, None, None))
+                fields.append((name, _TYPENAME, None, None, None, None, None))
                 continue
             if is_root and field_name in ("__schema", "__type"):
-                fields.append((name, _INTROSPECTION, None, None, None))
+                fields.append((name, _INTROSPECTION, None, None, None, None, None))
                 continue
             fdef = otype.fields.get(field_name)
             if fdef is None:
                 continue
             sub = tuple(s for n in nodes if n.selection_set for s in n.selection_set.selections)
-            leaf = fdef.type.of_type if isinstance(fdef.type, GraphQLNonNull) else fdef.type
+            leaf = _nullable(fdef.type)
             fast = _FAST.get(leaf.name) if isinstance(leaf, GraphQLScalarType) else None
-            fields.append((name, fdef.type, sub, f"{otype.name}.{field_name}", fast))
+            fields.append((name, fdef.type, sub, f"{otype.name}.{field_name}", fast, *_shortcut(fdef.type)))
         self._fields[(id(selections), otype)] = (fields, selections)
         return fields
 
@@ -133,22 +148,56 @@ class Shaper:
         out: dict[str, Any] = {}
         cached = self._fields.get((id(selections), otype))
         plan = cached[0] if cached is not None else self._plan(selections, otype, is_root)
-        for name, gtype, sub, coordinate, fast in plan:
+        for name, gtype, sub, coordinate, fast, otype_of, items_of in plan:
+            value = data.get(name)
             if fast is not None:
-                value = data.get(name)
                 if type(value) is fast and (fast is not int or _INT_MIN <= value <= _INT_MAX):
                     out[name] = value
                     continue
+            elif otype_of is not None and type(value) is dict:
+                # An object type answers as itself whatever its __typename says (see _runtime): no dispatch.
+                value = self._object(value, otype_of, sub, (path, name))
+                if value is _BUBBLE:
+                    if isinstance(gtype, GraphQLNonNull):
+                        return _BUBBLE
+                    value = None
+                out[name] = value
+                continue
+            elif items_of is not None and type(value) is list:
+                value = self._objects(value, items_of, sub, (path, name), coordinate)
+                if value is _BUBBLE:
+                    if isinstance(gtype, GraphQLNonNull):
+                        return _BUBBLE
+                    value = None
+                out[name] = value
+                continue
             if gtype is _TYPENAME:
                 out[name] = otype.name
             elif gtype is _INTROSPECTION:
                 out[name] = self.introspection.get(name)
             else:
-                value = self._value(data.get(name), gtype, sub, (path, name), coordinate)
+                value = self._value(value, gtype, sub, (path, name), coordinate)
                 if value is _BUBBLE:
                     return _BUBBLE
                 out[name] = value
         return out
+
+    def _objects(self, values: list, items_of: tuple, selections, path, coordinate: str):
+        """A list of an object type (`_inner` for lists, with the object case of `_value` inlined)."""
+        item_type, otype = items_of
+        nullable = otype is item_type
+        items = []
+        for i, item in enumerate(values):
+            if type(item) is dict:
+                r = self._object(item, otype, selections, (path, i))
+                if r is _BUBBLE and nullable:
+                    r = None
+            else:
+                r = self._value(item, item_type, selections, (path, i), coordinate)
+            if r is _BUBBLE:
+                return _BUBBLE
+            items.append(r)
+        return items
 
     def _value(self, value, gtype, selections, path, coordinate: str):
         if isinstance(gtype, GraphQLNonNull):
