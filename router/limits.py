@@ -210,11 +210,25 @@ MUTATION_COST = 10
 
 
 @dataclass(frozen=True)
+class ListSize:
+    """One field's `@listSize`: its assumed length, the arguments that slice it, the child fields they size
+    (a connection's `edges`), and whether exactly one slicing argument must be given (the spec's default)."""
+
+    assumed_size: int | None = None
+    slicing_arguments: tuple[str, ...] = ()
+    sized_fields: tuple[str, ...] = ()
+    require_one_slicing_argument: bool = True
+
+
+Sizes = tuple[tuple[str, int], ...]  # the lengths a parent's @listSize(sizedFields:) gives its child lists
+
+
+@dataclass(frozen=True)
 class CostDirectives:
-    """`@cost(weight:)` on types and fields, `@listSize(assumedSize:, slicingArguments:)` on fields."""
+    """`@cost(weight:)` on types and fields, `@listSize` on fields."""
 
     weights: dict[str, int] = field(default_factory=dict)  # "Type" or "Type.field" -> weight
-    list_sizes: dict[str, tuple[int | None, tuple[str, ...]]] = field(default_factory=dict)  # "Type.field"
+    list_sizes: dict[str, ListSize] = field(default_factory=dict)  # "Type.field"
 
     @classmethod
     def read(cls, doc: DocumentNode, features: list) -> CostDirectives:
@@ -238,8 +252,13 @@ class CostDirectives:
             if app.name.value == cost and isinstance(args.get("weight"), int):
                 self.weights[coordinate] = args["weight"]
             elif app.name.value == list_size:
-                slicing = tuple(args.get("slicingArguments") or ())
-                self.list_sizes[coordinate] = (args.get("assumedSize"), slicing)
+                assumed = args.get("assumedSize")
+                self.list_sizes[coordinate] = ListSize(
+                    assumed_size=assumed if isinstance(assumed, int) else None,
+                    slicing_arguments=tuple(args.get("slicingArguments") or ()),
+                    sized_fields=tuple(args.get("sizedFields") or ()),
+                    require_one_slicing_argument=args.get("requireOneSlicingArgument", True) is not False,
+                )
 
 
 def operation_cost(
@@ -255,52 +274,72 @@ def operation_cost(
 
     Each object, interface or union value costs 1, scalars and enums 0 (or their `@cost` weight); a root
     mutation field costs 10. A list multiplies the cost of one element by its `first`/`last` argument
-    (or `@listSize` slicing argument), else `@listSize(assumedSize:)`, else `default_list_size`.
-    Fragments count once per spread; every type condition of an abstract selection counts (an upper
-    bound); introspection fields cost 0.
+    (or `@listSize` slicing argument), else `@listSize(assumedSize:)`, else `default_list_size`; a
+    `@listSize(sizedFields:)` field hands that length to the named child lists instead (a connection's
+    `edges`). Fragments count once per spread; every type condition of an abstract selection counts (an
+    upper bound); introspection fields cost 0. A `@listSize` with slicing arguments and
+    `requireOneSlicingArgument` (its default) raises COST_INVALID_SLICING_ARGUMENTS unless exactly one of
+    them has a value (given, from a variable, or the argument's default), as Apollo Router does.
     """
     values: dict[str, Any] = getattr(variables, "coerced", variables) or {}
     known = directives or CostDirectives()
-    memo: dict[str, int] = {}
+    memo: dict[tuple[str, Sizes], int] = {}
 
-    def argument(node: FieldNode, name: str) -> int | None:
+    def argument(node: FieldNode, name: str, default: Any = None) -> int | None:
         for a in node.arguments or ():
             if a.name.value == name:
                 if isinstance(a.value, IntValueNode):
                     return int(a.value.value)
                 if isinstance(a.value, VariableNode) and isinstance(values.get(a.value.name.value), int):
                     return values[a.value.name.value]
-        return None
+                return None
+        return default if isinstance(default, int) and not isinstance(default, bool) else None
 
-    def multiplier(node: FieldNode, coordinate: str) -> int:
-        assumed, slicing = known.list_sizes.get(coordinate, (None, ()))
-        sizes = [s for name in (slicing or PAGE_ARGUMENTS) if (s := argument(node, name)) is not None]
-        if sizes:
-            return max(0, max(sizes))
-        return assumed if isinstance(assumed, int) else default_list_size
+    def sliced(node: FieldNode, coordinate: str, fdef: Any, spec: ListSize | None) -> int | None:
+        """The length the arguments give the list, if any; refuses a missing or doubled slicing argument.
 
-    def cost_of(selection_set: SelectionSetNode | None, parent, mutation_root: bool = False) -> int:
+        `@listSize` slicing arguments count their schema default when the operation leaves them out (as in
+        Apollo Router); without them, `first` / `last` count only when the operation gives them."""
+        if spec is None or not spec.slicing_arguments:
+            sizes = [s for name in PAGE_ARGUMENTS if (s := argument(node, name)) is not None]
+            return max(0, max(sizes)) if sizes else None
+        sizes = [
+            s
+            for name in spec.slicing_arguments
+            if (s := argument(node, name, _int_default(fdef.args.get(name)))) is not None
+        ]
+        if spec.require_one_slicing_argument and len(sizes) != 1:
+            raise LimitExceeded(
+                f"Exactly one slicing argument is required for field '{coordinate}', but found {len(sizes)}.",
+                "COST_INVALID_SLICING_ARGUMENTS",
+            )
+        return max(0, max(sizes)) if sizes else None
+
+    def cost_of(
+        selection_set: SelectionSetNode | None, parent, mutation_root: bool = False, upstream: Sizes = ()
+    ) -> int:
         total = 0
         for s in selection_set.selections if selection_set else ():
             if isinstance(s, FieldNode):
-                total += one_field(s, parent, mutation_root)
+                total += one_field(s, parent, mutation_root, upstream)
             elif isinstance(s, InlineFragmentNode):
                 cond = schema.get_type(s.type_condition.name.value) if s.type_condition else parent
-                total += cost_of(s.selection_set, cond)
+                total += cost_of(s.selection_set, cond, upstream=upstream)
             elif isinstance(s, FragmentSpreadNode):
-                total += fragment(s.name.value)
+                total += fragment(s.name.value, upstream)
         return total
 
-    def fragment(name: str) -> int:
-        if name not in memo:
-            memo[name] = 0  # a cycle (refused by validation anyway) counts as empty
+    def fragment(name: str, upstream: Sizes) -> int:
+        key = (name, upstream)
+        if key not in memo:
+            memo[key] = 0  # a cycle (refused by validation anyway) counts as empty
             definition = fragments.get(name)
             if definition is not None:
                 condition = schema.get_type(definition.type_condition.name.value)
-                memo[name] = cost_of(definition.selection_set, condition)
-        return memo[name]
+                memo[key] = cost_of(definition.selection_set, condition, upstream=upstream)
+        return memo[key]
 
-    def one_field(node: FieldNode, parent, mutation_root: bool) -> int:
+    def one_field(node: FieldNode, parent, mutation_root: bool, upstream: Sizes) -> int:
         name = node.name.value
         fdef = getattr(parent, "fields", {}).get(name)
         if name.startswith("__") or fdef is None:
@@ -311,9 +350,17 @@ def operation_cost(
         base = known.weights.get(coordinate, known.weights.get(named.name, 1 if composite else 0))
         if mutation_root and coordinate not in known.weights:
             base = MUTATION_COST
-        inner = cost_of(node.selection_set, named) if composite else 0
-        lists = _is_list(fdef.type)
-        return (multiplier(node, coordinate) if lists else 1) * (base + inner)
+        spec = known.list_sizes.get(coordinate)
+        length = sliced(node, coordinate, fdef, spec)
+        if length is None and spec is not None:
+            length = spec.assumed_size
+        children: Sizes = tuple((f, length) for f in spec.sized_fields) if spec and length is not None else ()
+        inner = cost_of(node.selection_set, named, upstream=children) if composite else 0
+        if not _is_list(fdef.type):
+            return base + inner
+        given = dict(upstream).get(name)
+        size = given if given is not None else length if length is not None else default_list_size
+        return size * (base + inner)
 
     root = schema.get_root_type(op.operation)
     return cost_of(op.selection_set, root, mutation_root=op.operation.value == "mutation")
@@ -335,6 +382,12 @@ def check_cost(
     )
     if cost > limits.max_cost:
         raise LimitExceeded(f"Operation costs {cost}; the limit is {limits.max_cost}.", "COST_LIMIT_EXCEEDED")
+
+
+def _int_default(arg: Any) -> int | None:
+    """An argument's integer default in the schema's SDL (`top: Int = 3`), if it has one."""
+    literal = getattr(getattr(arg, "ast_node", None), "default_value", None)
+    return int(literal.value) if isinstance(literal, IntValueNode) else None
 
 
 def _is_list(gtype) -> bool:

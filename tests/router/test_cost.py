@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from graphql import parse
+from graphql import build_schema, parse
 
-from router.limits import CostDirectives, operation_cost
+from router.limits import CostDirectives, LimitExceeded, ListSize, operation_cost
 from router.planner import select_operation
 from router.supergraph import Supergraph
 from tests.router import test_limits
@@ -54,9 +54,58 @@ def test_fragments_count_once_per_use() -> None:
 
 
 def test_cost_and_list_size_directives() -> None:
-    directives = CostDirectives(weights={"Product.price": 5, "User": 3}, list_sizes={"Query.users": (4, ())})
+    directives = CostDirectives(weights={"Product.price": 5, "User": 3}, list_sizes={"Query.users": ListSize(4)})
     assert cost("{ topProducts(first: 2) { price } }", directives=directives) == 2 * (1 + 5)
     assert cost("{ users { id } }", directives=directives) == 4 * 3
+
+
+BOOKS = build_schema("""type Query { books(first: Int, last: Int, top: Int = 3): BookConnection shelf: [Book] }
+  type BookConnection { edges: [BookEdge] count: Int } type BookEdge { node: Book } type Book { title: String }""")
+
+
+def book_cost(query: str, variables: dict | None = None, **list_sizes: ListSize) -> int:
+    directives = CostDirectives(list_sizes={f"Query.{name}": spec for name, spec in list_sizes.items()})
+    doc = parse(query)
+    fragments = {d.name.value: d for d in doc.definitions if d.kind == "fragment_definition"}
+    return operation_cost(BOOKS, select_operation(doc, None), fragments, variables or {}, directives=directives)
+
+
+def test_sized_fields_hand_the_sliced_length_to_the_connection_s_lists() -> None:
+    edges = "{ books(first: 5) { edges { node { title } } } }"
+    sized = ListSize(slicing_arguments=("first",), sized_fields=("edges",))
+    assert book_cost(edges, books=sized) == 1 + 5 * (1 + 1)  # the connection, then 5 edges with a node each
+    assert book_cost(edges, books=ListSize(slicing_arguments=("first",))) == 1 + 10 * 2  # edges: default size
+    assert book_cost("{ books(first: 5) { ...E } } fragment E on BookConnection { edges { node { title } } }",
+                     books=sized) == 11  # through a fragment too
+    assumed = ListSize(assumed_size=7, sized_fields=("edges",))
+    assert book_cost("{ books { edges { node { title } } } }", books=assumed) == 1 + 7 * 2
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("{ books { count } }", 0),  # none given
+    ("{ books(first: 2, last: 2) { count } }", 2),  # two given
+    ("query($n: Int) { books(first: $n) { count } }", 0),  # a variable without a value
+])
+def test_exactly_one_slicing_argument_is_required_by_default(query: str, found: int) -> None:
+    spec = ListSize(slicing_arguments=("first", "last"), sized_fields=("edges",))
+    with pytest.raises(LimitExceeded) as refused:
+        book_cost(query, books=spec)
+    assert refused.value.code == "COST_INVALID_SLICING_ARGUMENTS"
+    assert refused.value.message == (
+        f"Exactly one slicing argument is required for field 'Query.books', but found {found}.")
+    assert book_cost("query($n: Int) { books(last: $n) { count } }", {"n": 4}, books=spec) == 1
+    # requireOneSlicingArgument: false takes the largest of those given, else the default size.
+    lenient = ListSize(slicing_arguments=("first", "last"), require_one_slicing_argument=False)
+    assert book_cost("{ shelf { title } }", shelf=lenient) == 10
+    assert book_cost("{ books(first: 2, last: 6) { edges { node { title } } } }",
+                     books=ListSize(slicing_arguments=("first", "last"), sized_fields=("edges",),
+                                    require_one_slicing_argument=False)) == 1 + 6 * 2
+
+
+def test_a_slicing_argument_s_default_counts_when_it_is_left_out() -> None:
+    top = ListSize(slicing_arguments=("top",), sized_fields=("edges",))
+    assert book_cost("{ books { edges { node { title } } } }", books=top) == 1 + 3 * 2  # top: Int = 3
+    assert book_cost("{ books(top: 8) { edges { node { title } } } }", books=top) == 1 + 8 * 2
 
 
 @pytest.fixture

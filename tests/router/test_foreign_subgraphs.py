@@ -189,3 +189,9 @@ async def test_cost_directives_of_a_join_v0_5_supergraph(foreign) -> None:
     assert ok.json() == {"data": {"product": {"ratings": [{"stars": 5}, {"stars": 4}, {"stars": 4}]}}}
     refused = await ask("http://router/graphql", {"query": query % 5}, app)
     assert refused.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED", refused.text
+    # `top` is ratings' slicing argument, and the spec requires exactly one by default (as Apollo Router does).
+    unsliced = await ask("http://router/graphql", {"query": '{ product(upc: "p1") { ratings { stars } } }'}, app)
+    assert unsliced.status_code == 400
+    assert unsliced.json()["errors"] == [{
+        "message": "Exactly one slicing argument is required for field 'Product.ratings', but found 0.",
+        "extensions": {"code": "COST_INVALID_SLICING_ARGUMENTS"}}]
