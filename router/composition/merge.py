@@ -183,17 +183,18 @@ class Merger:
         lines = [f"  @join__type(graph: {self.enum[s.name]})" for s, _ in holders]
         values: dict[str, list] = {}
         for s, t in holders:
-            for value, hidden, deprecated in t.values:
-                entry = values.setdefault(value, [False, None, []])
+            for value, hidden, deprecated, description in t.values:
+                entry = values.setdefault(value, [False, None, [], []])
                 entry[0] = entry[0] or hidden
                 entry[1] = entry[1] or deprecated
                 entry[2].append(self.enum[s.name])
+                entry[3].append(description)
         body = []
-        for value, (hidden, deprecated, graphs) in values.items():
+        for i, (value, (hidden, deprecated, graphs, descriptions)) in enumerate(values.items()):
             extra = (" " + print_ast(deprecated)) if deprecated else ""
             extra += " @inaccessible" if hidden else ""
             joins = "".join(f" @join__enumValue(graph: {g})" for g in graphs)
-            body.append(f"  {value}{extra}{joins}")
+            body.append(f"{_desc(merged_description(descriptions), '  ', not i)}  {value}{extra}{joins}")
         if self._hidden(name):
             lines.append("  @inaccessible")
         lines += self.access.type_directives(name, "enum").splitlines()[1:]
@@ -277,7 +278,7 @@ class Merger:
                 for _, t in self.holders(i)
                 if t.interface_object and fname in t.fields
             )
-            return f"{_desc(src.description, '  ', first)}  {self._signature(src, [src])} @join__field"
+            return f"{_desc(src.description, '  ', first)}  {self._signature(src, [src], [src])} @join__field"
         fields = [f for _, _, f in defs]
         main = next((f for f in fields if not f.external), fields[0])
         types = {f.type for f in fields}
@@ -313,7 +314,7 @@ class Merger:
         owned = [f for f in fields if not f.external] or fields  # Apollo ignores @external copies' descriptions
         desc = _desc(merged_description(f.description for f in owned), "  ", first)
         access = self.access.field_directives(type_name, fields)
-        return f"{desc}  {self._signature(main, fields)}{deprecated}{hidden}{joins}{access}"
+        return f"{desc}  {self._signature(main, fields, owned)}{deprecated}{hidden}{joins}{access}"
 
     def _interfaces(self, type_name: str) -> list[str]:
         return sorted({i for _, t in self.holders(type_name) for i in t.interfaces})
@@ -323,22 +324,27 @@ class Merger:
         return any(f.requires and re.search(rf"\b{re.escape(fname)}\b", f.requires) for f in t.fields.values())
 
     @staticmethod
-    def _signature(main: SField, fields: list[SField]) -> str:
+    def _signature(main: SField, fields: list[SField], owned: list[SField]) -> str:
+        """`name(args): Type`; arguments go one per line, under their descriptions, when one is described
+        (each merged over the subgraphs that own the field, like the field's own description)."""
         ftype = main.type
         if any(not f.type.endswith("!") for f in fields) and ftype.endswith("!"):
             ftype = ftype[:-1]
         args = ""
         if main.args:
-            rendered = []
+            rendered, descriptions = [], []
             for a in main.args:
-                hidden = any(
-                    d.name.value.endswith("inaccessible")
-                    for f in fields
-                    for x in f.args
-                    if x.name.value == a.name.value
-                    for d in x.directives or ()
-                )
+                copies = [x for f in fields for x in f.args if x.name.value == a.name.value]
+                hidden = any(d.name.value.endswith("inaccessible") for x in copies for d in x.directives or ())
                 default = f" = {print_ast(a.default_value)}" if a.default_value is not None else ""
                 rendered.append(f"{a.name.value}: {print_ast(a.type)}{default}{' @inaccessible' if hidden else ''}")
-            args = "(" + ", ".join(rendered) + ")"
+                descriptions.append(merged_description(
+                    x.description.value if x.description else None
+                    for f in owned for x in f.args if x.name.value == a.name.value))
+            if any(d is not None for d in descriptions):
+                lines = [f"{_desc(d, '    ', not i)}    {r}" for i, (d, r) in enumerate(zip(descriptions, rendered,
+                                                                                             strict=True))]
+                args = "(\n" + "\n".join(lines) + "\n  )"
+            else:
+                args = "(" + ", ".join(rendered) + ")"
         return f"{main.name}{args}: {ftype}"

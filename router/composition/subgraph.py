@@ -79,7 +79,8 @@ class SType:
     inaccessible: bool = False
     interfaces: list[str] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
-    values: list[tuple[str, bool, DirectiveNode | None]] = field(default_factory=list)
+    # enum values: name, @inaccessible, @deprecated, description
+    values: list[tuple[str, bool, DirectiveNode | None, str | None]] = field(default_factory=list)
     description: str | None = None
     specified_by: str | None = None  # a scalar's @specifiedBy(url:)
     auth: list[Applied] = field(default_factory=list)  # @authenticated / @requiresScopes / @policy, in order
@@ -173,7 +174,8 @@ def parse_subgraph(name: str, url: str, sdl: str) -> Subgraph:
         for v in getattr(d, "values", None) or ():
             hidden = any(names.get(x.name.value) == "inaccessible" for x in v.directives or ())
             deprecated = next((x for x in v.directives or () if x.name.value == "deprecated"), None)
-            t.values.append((v.name.value, hidden, deprecated))
+            description = v.description.value if v.description else None
+            t.values.append((v.name.value, hidden, deprecated, description))
         for f in getattr(d, "fields", None) or ():
             if f.name.value in _ROOT_FEDERATION_FIELDS:
                 continue

@@ -184,14 +184,19 @@ DESCRIBED = {
     # T is described three ways: two subgraphs agree on one text, which Apollo keeps over the first subgraph's.
     # T.x is owned by a and b, @external in c: an external copy's description does not count. U has one
     # non-empty description beside empty ones; I's input field differs per subgraph; V is described once.
+    # Arguments and enum values merge the same way, and a described argument puts the arguments on lines.
     "a": f"extend schema {FED2}\n"
-    '"""A in a"""\ntype T @key(fields: "id") { id: ID! """x by a""" x: String @shareable }\n'
-    'type Query { t: T u: U v(i: I): String }\n""""""\ntype U @shareable { id: ID! }\n'
-    'input I { """i by a""" f: String }',
+    '"""A in a"""\ntype T @key(fields: "id") { id: ID! """x by a""" x: String @shareable '
+    'z("""p by a""" p: Int): String @shareable }\n'
+    'type Query { t: T u: U v(i: I): String e: E @shareable s("""how many""" n: Int, m: Int = 2): [String] }\n'
+    '""""""\ntype U @shareable { id: ID! }\n'
+    'input I { """i by a""" f: String }\nenum E { """one in a""" ONE TWO }',
     "b": f"extend schema {FED2}\n"
-    '"""B and C"""\ntype T @key(fields: "id") { id: ID! """x by b""" x: String @shareable }\n'
+    '"""B and C"""\ntype T @key(fields: "id") { id: ID! """x by b""" x: String @shareable '
+    'z("""p by b""" p: Int): String @shareable }\n'
     '"""U by b"""\ntype U @shareable { id: ID! }\ninput I { """i by b""" f: String }\n'
-    'type Query { w: String @shareable }',
+    'type Query { w: String @shareable e: E @shareable }\n'
+    'enum E { """one in b""" ONE """two in b""" TWO """three,\nin b""" THREE }',
     "c": f"extend schema {FED2}\n"
     '"""B and C"""\ntype T @key(fields: "id") { id: ID! """x by c""" x: String @external '
     'y: String @requires(fields: "x") }\n""""""\ntype U @shareable { id: ID! }\n"""V once"""\ntype V { id: ID! }\n'
@@ -214,3 +219,7 @@ def test_inconsistent_descriptions_merge_as_apollo_merges_them(tmp_path: Path) -
     api = build_schema(apollo["apiSchema"])
     assert api.type_map["T"].description == "B and C" and api.type_map["U"].description == "U by b"
     assert api.type_map["T"].fields["x"].description == "x by a"  # a and b tie, c's copy is @external
+    assert api.type_map["T"].fields["z"].args["p"].description == "p by a"
+    assert api.type_map["Query"].fields["s"].args["n"].description == "how many"
+    assert {name: v.description for name, v in api.type_map["E"].values.items()} == {
+        "ONE": "one in a", "TWO": "two in b", "THREE": "three,\nin b"}
