@@ -24,7 +24,6 @@ from subgraphs.account.ledger import (
     wire,
 )
 from subgraphs.account.models import Account, InternalPurpose, Mandate, Payment, PaymentStatus
-from subgraphs.account.service import replayed
 
 DEFAULT_EXPIRY = dt.timedelta(days=30)
 
@@ -39,7 +38,7 @@ async def create_mandate(uow: UnitOfWork, *, data: CreateMandate, reason: str, i
     """Activates a mandate on the account, superseding the previous one (which voids nothing already executed)."""
     data.check()
     async with uow:
-        if (prior := await replayed(uow, "createMandate", idempotency_key, data, Mandate)) is not None:
+        if (prior := await uow.replayed("createMandate", idempotency_key, data, Mandate)) is not None:
             return prior
         account = await lock_account(uow, data.account_id)
         if account.status == "CLOSED":
@@ -90,7 +89,7 @@ async def make_payment(uow: UnitOfWork, *, data: MakePayment, idempotency_key: s
                        expires_in: dt.timedelta = DEFAULT_EXPIRY) -> Payment:
     """Executes a payment now when the mandate allows, else leaves it PENDING_AUTHORISATION."""
     async with uow:
-        if (prior := await replayed(uow, "makePayment", idempotency_key, data, Payment)) is not None:
+        if (prior := await uow.replayed("makePayment", idempotency_key, data, Payment)) is not None:
             return prior
         ids = [data.account_id] + ([data.to_account_id] if data.to_account_id else [])
         if data.to_account_id == data.account_id:

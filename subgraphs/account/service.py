@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -53,19 +53,6 @@ from subgraphs.account.models import (
     Restriction,
 )
 
-M = TypeVar("M")
-
-
-async def replayed(uow: UnitOfWork, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
-    """Returns the stored result of a replayed idempotency key (readable after the rollback)."""
-    prior = await uow.claim_idempotency(operation, key, request)
-    if prior is None:
-        return None
-    row = await uow.session.get(model, uuid.UUID(prior["id"]))
-    if row is not None:
-        uow.session.expunge(row)
-    return row
-
 
 async def _status(uow: UnitOfWork, account: Account, to: AccountStatus, reason: str) -> None:
     before = account.snapshot()
@@ -79,7 +66,7 @@ async def _status(uow: UnitOfWork, account: Account, to: AccountStatus, reason: 
 async def open_account(uow: UnitOfWork, *, data: OpenAccount, idempotency_key: str) -> Account:
     """Opens a PENDING_OPEN account on an ACTIVE CURRENT_ACCOUNT product version, pinning its terms."""
     async with uow:
-        if (prior := await replayed(uow, "openAccount", idempotency_key, data, Account)) is not None:
+        if (prior := await uow.replayed("openAccount", idempotency_key, data, Account)) is not None:
             return prior
         # An account opens only for a party the caller may write: another portfolio's is "no such party".
         await access.require_party(uow, data.party_id, NotFound(f"Party {data.party_id} does not exist.",
@@ -201,7 +188,7 @@ async def place_hold(uow: UnitOfWork, *, account_id: uuid.UUID, amount: Money, r
     reason = check_reason(reason)
     async with uow:
         request = {"account": str(account_id), "amount": str(amount), "reason": reason, "expires": expires_at}
-        if (prior := await replayed(uow, "placeHold", idempotency_key, request, Hold)) is not None:
+        if (prior := await uow.replayed("placeHold", idempotency_key, request, Hold)) is not None:
             return prior
         account = await lock_account(uow, account_id)
         check_debit(account, amount)
@@ -249,7 +236,7 @@ async def receive_payment(uow: UnitOfWork, *, account_id: uuid.UUID, amount: Mon
     """Credits an incoming external payment to the account against the clearing account."""
     async with uow:
         request = {"account": str(account_id), "amount": str(amount), "ref": reference, "value": value_date}
-        if (prior := await replayed(uow, "receivePayment", idempotency_key, request, JournalEntry)) is not None:
+        if (prior := await uow.replayed("receivePayment", idempotency_key, request, JournalEntry)) is not None:
             return prior
         entry = await credit_from_internal(uow, account_id=account_id, amount=amount, reference=reference,
                                            value_date=value_date, purpose=InternalPurpose.CLEARING,
@@ -277,7 +264,7 @@ async def reverse_entry(uow: UnitOfWork, *, journal_entry_id: uuid.UUID, reason:
     reason = check_reason(reason)
     async with uow:
         request = {"entry": str(journal_entry_id), "reason": reason}
-        if (prior := await replayed(uow, "reversePosting", idempotency_key, request, JournalEntry)) is not None:
+        if (prior := await uow.replayed("reversePosting", idempotency_key, request, JournalEntry)) is not None:
             return prior
         entry = await reverse(uow, journal_entry_id=journal_entry_id, reason=reason)
         await uow.commit({"id": str(entry.id)})

@@ -92,12 +92,9 @@ async def request_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money | No
         raise InputError("amount must be positive.", field="amount")
     async with uow:
         request = {"loan": loan_id, "amount": amount}
-        prior = await uow.claim_idempotency("requestLoanRepayment", idempotency_key, request)
+        prior = await uow.replayed("requestLoanRepayment", idempotency_key, request, RepaymentRequest)
         if prior is not None:
-            row = await uow.session.get(RepaymentRequest, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+            return prior
         loan = await lock(uow, Loan, loan_id, "loanId", scope)
         check(loan.status, {LoanStatus.ACTIVE}, "request a repayment", "loan")
         if amount is not None and amount.currency != loan.currency:

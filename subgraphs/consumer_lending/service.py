@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -44,16 +44,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def _replayed(uow: UnitOfWork, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
-    prior = await uow.claim_idempotency(operation, key, request)
-    if prior is None:
-        return None
-    row = await uow.session.get(model, uuid.UUID(prior["id"]))
-    if row is not None:
-        uow.session.expunge(row)
-    return row
-
-
 async def lock(uow: UnitOfWork, model: type[M], raw_id: str, field: str, scope: Scope | None) -> M:
     """Loads a row FOR UPDATE; missing and not-visible look the same."""
     return await lock_visible(uow, model, raw_id, field=field, scope=scope)
@@ -78,7 +68,7 @@ async def request_quote(uow: UnitOfWork, *, data: QuoteRequest, idempotency_key:
     async with uow:
         request = {"product": data.product_code, "amount": data.amount, "term": data.term_months,
                    "party": data.party_id}
-        if (prior := await _replayed(uow, "requestQuote", idempotency_key, request, Quote)) is not None:
+        if (prior := await uow.replayed("requestQuote", idempotency_key, request, Quote)) is not None:
             return prior
         p = await product(uow.session, data.product_code, data.amount.currency, _now().date())
         terms = p.schedule_terms(data.amount.amount, data.term_months, _now().date())
@@ -127,7 +117,7 @@ async def submit_application(uow: UnitOfWork, *, data: ApplicationRequest, idemp
         raise InputError("partyId is not one of the caller's parties.", field="partyId")
     async with uow:
         request = {k: getattr(data, k) for k in data.__dataclass_fields__}
-        if (prior := await _replayed(uow, "submitApplication", idempotency_key, request, Application)) is not None:
+        if (prior := await uow.replayed("submitApplication", idempotency_key, request, Application)) is not None:
             return prior
         quote = await lock(uow, Quote, data.quote_id, "quoteId", None)
         if quote.party_id is not None and quote.party_id != data.party_id:
@@ -291,7 +281,7 @@ async def withdraw_application(uow: UnitOfWork, *, application_id: str, reason: 
 async def disburse_loan(uow: UnitOfWork, *, application_id: str, idempotency_key: str) -> Loan:
     """Opens the loan and asks the account domain to credit the settlement account (saga step 1)."""
     async with uow:
-        if (prior := await _replayed(uow, "disburseLoan", idempotency_key, {"app": application_id}, Loan)):
+        if (prior := await uow.replayed("disburseLoan", idempotency_key, {"app": application_id}, Loan)):
             return prior
         app = await lock(uow, Application, application_id, "applicationId", None)
         check(app.status, {ApplicationStatus.CONTRACT_ACCEPTED}, "disburse", "application")

@@ -125,12 +125,8 @@ async def record_repayment(uow: UnitOfWork, *, loan_id: str, amount: Money, idem
         raise InputError("amount must be positive.", field="amount")
     async with uow:
         request = {"loan": loan_id, "amount": amount}
-        prior = await uow.claim_idempotency("recordLoanRepayment", idempotency_key, request)
-        if prior is not None:
-            row = await uow.session.get(Loan, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+        if (prior := await uow.replayed("recordLoanRepayment", idempotency_key, request, Loan)) is not None:
+            return prior
         loan = await lock(uow, Loan, loan_id, "loanId", None)
         await settle_repayment(uow, loan, amount)
         await uow.commit({"id": str(loan.id)})
@@ -205,12 +201,8 @@ async def request_hardship(uow: UnitOfWork, *, loan_id: str, arrangement_type: H
     async with uow:
         request = {"loan": loan_id, "type": arrangement_type, "periods": periods, "reason": reason,
                    "reduced": reduced_amount}
-        prior = await uow.claim_idempotency("requestHardship", idempotency_key, request)
-        if prior is not None:
-            row = await uow.session.get(Hardship, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+        if (prior := await uow.replayed("requestHardship", idempotency_key, request, Hardship)) is not None:
+            return prior
         loan = await lock(uow, Loan, loan_id, "loanId", scope)
         check(loan.status, {LoanStatus.ACTIVE}, "request hardship", "loan")
         if reduced_amount is not None and reduced_amount.currency != loan.currency:

@@ -20,7 +20,7 @@ from shared.errors import DomainError, InputError, InvalidTransition
 from shared.events import Actor, Envelope
 from shared.money import Money
 from subgraphs.corporate_lending import events
-from subgraphs.corporate_lending.common import lock, now, replayed
+from subgraphs.corporate_lending.common import lock, now
 from subgraphs.corporate_lending.facilities import on_account_reply as on_disbursement_reply
 from subgraphs.corporate_lending.models import (
     Drawdown,
@@ -71,7 +71,7 @@ async def request_repayment(uow: UnitOfWork, *, drawdown_id: str, amount: Money 
         raise InputError("amount must be positive.", field="amount")
     async with uow:
         request = {"drawdown": drawdown_id, "amount": amount}
-        prior = await replayed(uow, "requestDrawdownRepayment", idempotency_key, request, RepaymentRequest)
+        prior = await uow.replayed("requestDrawdownRepayment", idempotency_key, request, RepaymentRequest)
         if prior is not None:
             return prior
         d = await lock(uow, Drawdown, drawdown_id, "drawdownId", scope)

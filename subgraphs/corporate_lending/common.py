@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from shared.access import Scope, lock_visible
 from shared.access import visible as visible
@@ -23,12 +23,3 @@ async def lock(uow: UnitOfWork, model: type[M], raw_id: str | uuid.UUID, field: 
     return await lock_visible(uow, model, raw_id, field=field, scope=scope, party_attr="borrower_party_id")
 
 
-async def replayed(uow: UnitOfWork, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
-    """Claims the idempotency key; on a replay returns the stored row (detached, readable after rollback)."""
-    prior = await uow.claim_idempotency(operation, key, request)
-    if prior is None:
-        return None
-    row = await uow.session.get(model, uuid.UUID(prior["id"]))
-    if row is not None:
-        uow.session.expunge(row)
-    return row

@@ -17,7 +17,7 @@ from shared.money import Money
 from shared.validation import reason as check_reason
 from shared.validation import required_text
 from subgraphs.corporate_lending import events
-from subgraphs.corporate_lending.common import lock, now, replayed
+from subgraphs.corporate_lending.common import lock, now
 from subgraphs.corporate_lending.fees import decreasing_limit
 from subgraphs.corporate_lending.models import (
     FACILITY_TRANSITIONS,
@@ -117,7 +117,7 @@ async def execute_drawdown(uow: UnitOfWork, *, facility_id: str, amount: Money, 
         raise InputError("amount must be positive.", field="amount")
     async with uow:
         request = {"facility": facility_id, "amount": amount, "account": settlement_account_id}
-        if (prior := await replayed(uow, "executeDrawdown", idempotency_key, request, Drawdown)) is not None:
+        if (prior := await uow.replayed("executeDrawdown", idempotency_key, request, Drawdown)) is not None:
             return prior
         # The facility row lock serialises drawdowns: two concurrent requests cannot both pass the limit check.
         f = await lock(uow, Facility, facility_id, "facilityId", scope)

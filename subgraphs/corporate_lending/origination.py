@@ -15,7 +15,7 @@ from shared.products import sellable
 from shared.validation import reason as check_reason
 from shared.validation import required_text
 from subgraphs.corporate_lending import events
-from subgraphs.corporate_lending.common import lock, now, replayed, visible
+from subgraphs.corporate_lending.common import lock, now, visible
 from subgraphs.corporate_lending.models import (
     AllocationOrder,
     ApplicationStatus,
@@ -55,7 +55,7 @@ async def create_credit_application(uow: UnitOfWork, *, data: NewApplication, id
     if not visible(scope, data.borrower_party_id):
         raise InputError("borrowerPartyId is not one of the caller's parties.", field="borrowerPartyId")
     async with uow:
-        if (prior := await replayed(uow, "createCreditApplication", idempotency_key, asdict(data),
+        if (prior := await uow.replayed("createCreditApplication", idempotency_key, asdict(data),
                                     CreditApplication)) is not None:
             return prior
         app = CreditApplication(
@@ -191,7 +191,7 @@ async def issue_offer(uow: UnitOfWork, *, application_id: str, terms: OfferTerms
         request = {"app": application_id, **asdict(terms)}
         if terms.product_id is None:
             del request["product_id"]  # the request as keys stored before offers named a product still replays
-        if (prior := await replayed(uow, "issueOffer", idempotency_key, request, Offer)) is not None:
+        if (prior := await uow.replayed("issueOffer", idempotency_key, request, Offer)) is not None:
             return prior
         app = await lock(uow, CreditApplication, application_id, "applicationId")
         check(app.status, {ApplicationStatus.APPROVED}, "issue an offer", "application")
@@ -240,7 +240,7 @@ async def accept_offer(uow: UnitOfWork, *, offer_id: str, idempotency_key: str,
         offer = await lock(uow, Offer, offer_id, "offerId", scope)
         if await expire_offer_if_due(uow, offer):  # checked before the key is claimed: expiry is committed
             raise InvalidTransition("The offer has expired.", status=OfferStatus.EXPIRED.value)
-        if (prior := await replayed(uow, "acceptOffer", idempotency_key, {"offer": offer_id}, Facility)) is not None:
+        if (prior := await uow.replayed("acceptOffer", idempotency_key, {"offer": offer_id}, Facility)) is not None:
             return prior
         check(offer.status, {OfferStatus.ISSUED}, "accept", "offer")
         offer.status = OfferStatus.ACCEPTED.value

@@ -11,7 +11,7 @@ from shared.db import UnitOfWork
 from shared.errors import InputError
 from shared.money import Money
 from subgraphs.corporate_lending import events
-from subgraphs.corporate_lending.common import lock, replayed
+from subgraphs.corporate_lending.common import lock
 from subgraphs.corporate_lending.facilities import restores_limit
 from subgraphs.corporate_lending.models import AllocationOrder, Drawdown, DrawdownStatus, Facility, Repayment, check
 from subgraphs.lending_schedules.allocation import INTEREST_FIRST, PRINCIPAL_FIRST, allocate, owed, unpaid
@@ -93,7 +93,7 @@ async def record_repayment(uow: UnitOfWork, *, drawdown_id: str, amount: Money, 
         raise InputError("amount must be positive.", field="amount")
     async with uow:
         request = {"drawdown": drawdown_id, "amount": amount, "on": received_on}
-        if (prior := await replayed(uow, "recordRepayment", idempotency_key, request, Drawdown)) is not None:
+        if (prior := await uow.replayed("recordRepayment", idempotency_key, request, Drawdown)) is not None:
             return prior
         d = await lock(uow, Drawdown, drawdown_id, "drawdownId")
         check(d.status, {DrawdownStatus.ACTIVE}, "record a repayment", "drawdown")

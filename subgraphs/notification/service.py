@@ -18,12 +18,8 @@ async def publish_template(uow: UnitOfWork, *, data: PublishTemplate, idempotenc
     """Publishes the next version of the template for (event type, channel, locale)."""
     async with uow:
         request = {k: str(v) for k, v in dataclasses.asdict(data).items()}
-        prior = await uow.claim_idempotency("publishTemplate", idempotency_key, request)
-        if prior is not None:
-            row = await uow.session.get(Template, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+        if (prior := await uow.replayed("publishTemplate", idempotency_key, request, Template)) is not None:
+            return prior
         lock = f"template:{data.event_type}:{data.channel}:{data.locale}"
         await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": lock})
         latest = await uow.session.scalar(select(func.max(Template.version)).where(

@@ -19,12 +19,8 @@ async def register_partner(uow: UnitOfWork, *, data: RegisterPartner, idempotenc
     """Registers a partner with its entitlements and webhook."""
     async with uow:
         request = dataclasses.asdict(data)
-        prior = await uow.claim_idempotency("registerPartner", idempotency_key, request)
-        if prior is not None:
-            row = await uow.session.get(Partner, uuid.UUID(prior["id"]))
-            assert row is not None
-            uow.session.expunge(row)
-            return row
+        if (prior := await uow.replayed("registerPartner", idempotency_key, request, Partner)) is not None:
+            return prior
         taken = await uow.session.scalar(select(Partner.id).where(Partner.client_id == data.client_id))
         if taken is not None:
             raise Conflict(f"A partner with client id '{data.client_id}' is already registered.")

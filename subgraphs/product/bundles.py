@@ -15,7 +15,7 @@ from subgraphs.product import events
 from subgraphs.product.commands import BundleDefinition
 from subgraphs.product.commands import code as check_code
 from subgraphs.product.models import Bundle, BundleComponent, BundleStatus, Product
-from subgraphs.product.service import flush_or_conflict, replayed
+from subgraphs.product.service import flush_or_conflict
 
 
 async def _check_components(uow: UnitOfWork, data: BundleDefinition) -> None:
@@ -41,7 +41,7 @@ async def create_bundle(uow: UnitOfWork, *, code: str, data: BundleDefinition, i
     code = check_code(code, field="code")
     async with uow:
         request = {"code": code, **asdict(data)}
-        if (prior := await replayed(uow, "createBundle", idempotency_key, request, Bundle)) is not None:
+        if (prior := await uow.replayed("createBundle", idempotency_key, request, Bundle)) is not None:
             return prior
         if await uow.session.scalar(select(Bundle.id).where(Bundle.code == code)):
             raise Conflict(f"Bundle code '{code}' already exists.")

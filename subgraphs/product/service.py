@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +24,6 @@ from subgraphs.product.models import (
     ProductStatus,
 )
 
-M = TypeVar("M")
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -33,17 +31,6 @@ def _now() -> dt.datetime:
 
 def _today() -> dt.date:
     return _now().date()
-
-
-async def replayed(uow: UnitOfWork, operation: str, key: str | None, request: Any, model: type[M]) -> M | None:
-    """Claims the idempotency key; returns the row the first request created when this is a replay."""
-    prior = await uow.claim_idempotency(operation, key, request)
-    if prior is None:
-        return None
-    row = await uow.session.get(model, uuid.UUID(prior["id"]))
-    if row is not None:
-        uow.session.expunge(row)  # a replay commits nothing; keep the row readable after the rollback
-    return row
 
 
 async def flush_or_conflict(uow: UnitOfWork, conflict: str) -> None:
@@ -92,7 +79,7 @@ def _charge_event(product: Product, before: tuple[ChargeData, ...],
 async def create_product_draft(uow: UnitOfWork, *, data: ProductDefinition, idempotency_key: str) -> Product:
     """Creates version 1 of a new product code as a DRAFT."""
     async with uow:
-        if (prior := await replayed(uow, "createProductDraft", idempotency_key, data, Product)) is not None:
+        if (prior := await uow.replayed("createProductDraft", idempotency_key, data, Product)) is not None:
             return prior
         if await uow.session.scalar(select(Product.id).where(Product.code == data.code).limit(1)):
             raise Conflict(f"Product code '{data.code}' already exists; use createProductVersion to change it.")
@@ -147,7 +134,7 @@ async def create_product_version(uow: UnitOfWork, *, product_id: str, idempotenc
     """Starts the next version of a published product as a DRAFT copy of it."""
     async with uow:
         request = {"product_id": product_id}
-        if (prior := await replayed(uow, "createProductVersion", idempotency_key, request, Product)) is not None:
+        if (prior := await uow.replayed("createProductVersion", idempotency_key, request, Product)) is not None:
             return prior
         source = await _lock_product(uow, product_id)
         if source.status in OPEN:
