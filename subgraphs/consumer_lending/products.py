@@ -103,6 +103,24 @@ class LoanProduct:
                              field="termMonths")
 
 
+async def on_sale(session: AsyncSession, day: dt.date, currency: str | None = None) -> list[LoanProduct]:
+    """The consumer loans on sale on `day` (in `currency`, if given) that this domain can price, by code."""
+    stmt = select(ProductVersion).where(ProductVersion.family == FAMILY)
+    if currency is not None:
+        stmt = stmt.where(ProductVersion.currency == currency)
+    chosen: dict[tuple[str, str], ProductVersion] = {}
+    for version in (await session.execute(stmt.order_by(ProductVersion.sale_from, ProductVersion.version))).scalars():
+        if version.on_sale(day):
+            chosen[(version.code, version.currency)] = version  # the latest to go on sale wins, as product() picks
+    out = []
+    for _, version in sorted(chosen.items()):
+        try:
+            out.append(LoanProduct.of(version))
+        except InvalidTransition:
+            continue  # no terms this domain can price: not offered
+    return out
+
+
 async def product(session: AsyncSession, code: str, currency: str, day: dt.date) -> LoanProduct:
     """The version of `code` on sale on `day`, priced for `currency`; BAD_USER_INPUT for a code not on sale."""
     versions = list((await session.execute(

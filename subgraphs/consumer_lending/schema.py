@@ -20,9 +20,10 @@ from shared.graphql import (
     run_command,
     unit_of_work,
 )
+from shared.money import minor_units
 from shared.products import ProductReference
 from shared.validation import text
-from subgraphs.consumer_lending import collections, policies, service, servicing
+from subgraphs.consumer_lending import collections, policies, products, service, servicing
 from subgraphs.consumer_lending.inputs import (
     AcceptanceEvidenceInput,
     DecisionPolicyInput,
@@ -30,6 +31,7 @@ from subgraphs.consumer_lending.inputs import (
     QuoteInput,
 )
 from subgraphs.consumer_lending.types import (
+    ConsumerLoanProduct,
     Contract,
     ContractResult,
     DecisionPolicy,
@@ -67,6 +69,15 @@ class Query:
         if row is None or (row.party_id is not None and not (await _scope(info)).admits(row.party_id)):
             return None
         return Quote.of(row)
+
+    @strawberry.field(description="The consumer loans on sale today (in one currency, if given), by code; no login "
+                                  "needed. Each is what a quote for its code may ask for and how it is priced.")
+    async def loan_products(self, info: Info, currency: str | None = None) -> list[ConsumerLoanProduct]:
+        if currency is not None:
+            minor_units(currency)  # BAD_USER_INPUT for anything but an ISO 4217 code
+        async with info.context.sessions() as session:
+            offered = await products.on_sale(session, dt.datetime.now(dt.UTC).date(), currency)
+        return [ConsumerLoanProduct.of(p) for p in offered]
 
     @strawberry.field(
         description="The decision policy new applications are decided under.",

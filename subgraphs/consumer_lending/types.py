@@ -23,6 +23,7 @@ from shared.graphql import (
 from shared.money import Money
 from shared.products import ProductReference, product_reference
 from subgraphs.consumer_lending import models
+from subgraphs.consumer_lending.products import LoanProduct
 from subgraphs.lending_schedules.engine import Installment, generate, installments_from_json, terms_from_json
 
 QuoteStatusEnum = strawberry.enum(models.QuoteStatus, name="QuoteStatus")
@@ -59,6 +60,51 @@ class LoanInstallment:
         return cls(number=i.number, from_date=i.from_date, due_date=i.due_date, principal=_m(i.principal, currency),
                    interest=_m(i.interest, currency), total=_m(i.total, currency),
                    balance_after=_m(i.balance_after, currency))
+
+
+@strawberry.type(description="The one-off arrangement fee of a consumer loan, kept from the amount advanced.")
+class ArrangementFee:
+    calculation: str = strawberry.field(description="FIXED (amount) or PERCENTAGE (ratePct of the principal).")
+    amount: MoneyType | None
+    rate_pct: Decimal | None
+    minimum: MoneyType | None = strawberry.field(description="A PERCENTAGE fee's floor.")
+    maximum: MoneyType | None = strawberry.field(description="A PERCENTAGE fee's cap.")
+
+
+@strawberry.type(description="A consumer loan on sale today: what a quote may ask for and how it is priced.")
+class ConsumerLoanProduct:
+    code: str = strawberry.field(description="The productCode a quote names.")
+    version: int
+    currency: str
+    annual_rate_pct: Decimal = strawberry.field(description="The nominal annual rate quotes are priced at, percent.")
+    day_count: str = strawberry.field(description="ACTUAL_365, ACTUAL_360 or THIRTY_360.")
+    interest_method: str
+    amortisation: str
+    min_amount: MoneyType
+    max_amount: MoneyType
+    min_term_months: int
+    max_term_months: int
+    grace_on_principal_periods: int
+    arrangement_fee: ArrangementFee | None
+    product: ProductReference = strawberry.field(description="The product version (product subgraph).")
+
+    @classmethod
+    def of(cls, p: LoanProduct) -> ConsumerLoanProduct:
+        fee, ccy = p.arrangement, p.currency
+
+        def money(value: str | None) -> MoneyType | None:
+            return _m(Decimal(value), ccy) if value is not None else None
+
+        return cls(code=p.code, version=p.version, currency=ccy, annual_rate_pct=p.annual_rate_pct,
+                   day_count=p.day_count.value, interest_method=p.interest_method.value,
+                   amortisation=p.amortisation.value, min_amount=_m(p.min_amount, ccy),
+                   max_amount=_m(p.max_amount, ccy), min_term_months=p.min_term_months,
+                   max_term_months=p.max_term_months, grace_on_principal_periods=p.grace_on_principal,
+                   arrangement_fee=None if fee is None else ArrangementFee(
+                       calculation=fee["calculation"], amount=money(fee.get("amount")),
+                       rate_pct=Decimal(fee["rate"]) if fee.get("rate") is not None else None,
+                       minimum=money(fee.get("min_cap")), maximum=money(fee.get("max_cap"))),
+                   product=product_reference(p.id))
 
 
 @strawberry.type(description="A priced loan offer with its schedule preview; anonymous quotes are allowed.")

@@ -122,11 +122,19 @@ async def test_a_new_version_reprices_new_quotes_and_a_withdrawal_stops_them(ano
     assert (after["productCode"], after["annualRatePct"], after["product"]["id"]) == (f"{code}@2", "11", v2_id)
     async with cl_sessions() as session:  # the earlier quote keeps the version it was priced under
         assert str((await session.get(Quote, uuid.UUID(before["id"]))).product_id) == v1.product_id
+    assert await listed(anon, code) == [(2, "11")]  # the list offers the version quotes are priced by
     await publish_product_event(settings, product_events.ProductWithdrawn(
         product_id=v2_id, code=code, version=2, effective_at=dt.date.today().isoformat()))
     await wait_for_products(cl_sessions, ProductVersion, [uuid.UUID(v2_id)], lambda r: r.sale_until)
     refused = await anon(QUOTE, {"input": ask(code, "10000.00", 24), "key": uuid.uuid4().hex})
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", refused
+    assert await listed(anon, code) == []
+
+
+async def listed(client: GraphQLClient, code: str) -> list[tuple[int, str]]:
+    """(version, rate) of what loanProducts offers under a code."""
+    offered = (await client.data("{ loanProducts { code version annualRatePct } }"))["loanProducts"]
+    return [(p["version"], p["annualRatePct"]) for p in offered if p["code"] == code]
 
 
 async def test_the_loan_stays_under_the_version_it_was_sold_under(customer_for, staff, cl_sessions) -> None:
@@ -147,3 +155,32 @@ async def test_the_loan_stays_under_the_version_it_was_sold_under(customer_for, 
     assert entities["_entities"] == [{"product": {"id": version_id("personal")}}]
     async with cl_sessions() as session:
         assert str((await session.get(Loan, uuid.UUID(loan["id"]))).product_id) == version_id("personal")
+
+
+LOAN_PRODUCTS = """query($ccy: String) { loanProducts(currency: $ccy) { code version currency annualRatePct dayCount
+  minAmount { amount } maxAmount { amount } minTermMonths maxTermMonths gracePrincipal: graceOnPrincipalPeriods
+  arrangementFee { calculation amount { amount } ratePct minimum { amount } maximum { amount } }
+  product { id } } }"""
+
+
+async def test_the_loans_on_sale_are_listed_for_anyone_as_quotes_price_them(anon: GraphQLClient) -> None:
+    everything = (await anon.data(LOAN_PRODUCTS))["loanProducts"]
+    codes = [p["code"] for p in everything]
+    # On sale and priceable only: not next month's, not the business term loan, not those without monthly terms.
+    assert {"PERSONAL_LOAN", "HOME_IMPROVEMENT", "GRACE_LOAN", "PERSONAL_LOAN_GBP"} <= set(codes)
+    assert not {"NEXT_LOAN", "TL-TEST", "QUARTERLY_LOAN", "LEGACY_LOAN"} & set(codes)
+    assert codes == sorted(codes)
+    home = next(p for p in everything if p["code"] == "HOME_IMPROVEMENT")
+    assert home == {"code": "HOME_IMPROVEMENT", "version": 1, "currency": "EUR", "annualRatePct": "7.5",
+                    "dayCount": "ACTUAL_365", "minAmount": {"amount": "5000.00"}, "maxAmount": {"amount": "75000.00"},
+                    "minTermMonths": 12, "maxTermMonths": 120, "gracePrincipal": 0,
+                    "arrangementFee": {"calculation": "PERCENTAGE", "amount": None, "ratePct": "2",
+                                       "minimum": {"amount": "150.00"}, "maximum": {"amount": "900.00"}},
+                    "product": {"id": version_id("home")}}
+    # What the list says is what a quote gets.
+    q = await quote(anon, ask("HOME_IMPROVEMENT", "5000.00", 12))
+    assert q["annualRatePct"] == home["annualRatePct"] and q["product"] == {"__typename": "Product", **home["product"]}
+    gbp = (await anon.data(LOAN_PRODUCTS, {"ccy": "GBP"}))["loanProducts"]
+    assert {p["currency"] for p in gbp} == {"GBP"} and "PERSONAL_LOAN_GBP" in [p["code"] for p in gbp]
+    bad = await anon(LOAN_PRODUCTS, {"ccy": "euro"})
+    assert bad["data"] is None and bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
