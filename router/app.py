@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -98,6 +99,24 @@ class RouterState:
             await self._engine.client.aclose()
 
 
+# Young collections run after this many new container objects instead of Python's 700.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a router process (reference counting frees almost everything).
+
+    A request allocates thousands of dicts and lists (subgraph answers, the data tree, the response) that die
+    with it, and with tens of requests in flight the collector would keep walking them and, in full
+    collections, everything loaded at start-up. So what exists after start-up (modules, the supergraph, its
+    schemas) moves to the permanent generation, and young collections run less often; cycles are still
+    collected. Only the collector's timing changes: none of the router's answers.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def create_app(settings: RouterSettings | None = None, *, token_validator: TokenValidator | None = None) -> Starlette:
     """Build the router app; the supergraph is loaded at start-up (lifespan) or on the first request."""
     settings = settings or RouterSettings()
@@ -106,6 +125,7 @@ def create_app(settings: RouterSettings | None = None, *, token_validator: Token
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state.load()
+        tune_gc()
         try:
             yield
         finally:
