@@ -111,10 +111,20 @@ def tune_gc() -> None:
     collections, everything loaded at start-up. So what exists after start-up (modules, the supergraph, its
     schemas) moves to the permanent generation, and young collections run less often; cycles are still
     collected. Only the collector's timing changes: none of the router's answers.
+
+    Once per process: a process that starts router apps again and again (the test suite) freezes only what
+    existed at the first, so later garbage with cycles is still collected.
     """
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
+_gc_tuned = False
 
 
 def create_app(settings: RouterSettings | None = None, *, token_validator: TokenValidator | None = None) -> Starlette:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
 
-from router.app import create_app
+from router.app import GC_YOUNG_THRESHOLD, create_app, tune_gc
 from router.config import RouterSettings
 from router.supergraph import SupergraphError
 from tests.router.harness import SCENARIOS, ServerThread
@@ -105,3 +107,11 @@ async def test_graphiql_served_offline_in_dev(graphiql_assets, tmp_path) -> None
         page = await client.get("/graphql", headers={"accept": "text/html"})
         assert not page.headers["content-type"].startswith("text/html")
         assert (await client.get("/graphiql-assets/react.js")).status_code == 404
+
+
+def test_the_collector_is_tuned_once_per_process() -> None:
+    tune_gc()
+    frozen = gc.get_freeze_count()
+    assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    tune_gc()  # a second app in the process freezes nothing more
+    assert gc.get_freeze_count() == frozen
