@@ -80,7 +80,7 @@ async def publish_reply(settings: Settings, subject: str, data: dict[str, Any], 
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[bool]], within: float = 20, what: str = "the condition", interval: float = 0.05
+    probe: Callable[[], Awaitable[bool]], within: float = 30, what: str = "the condition", interval: float = 0.05
 ) -> None:
     """Waits until probe() is true; fails after `within` seconds, a probe that never returns included."""
     deadline = asyncio.timeout(within)
