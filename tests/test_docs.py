@@ -1,9 +1,15 @@
-"""The docs stay current: every setting is documented, and the README starts with the two commands."""
+"""The docs stay current: every setting is documented, the README starts with the two commands and its example
+operations are valid."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+from graphql import parse, validate
+
+from router.supergraph import Supergraph
 from shared.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,3 +28,11 @@ def test_readme_quick_start_shows_make_up_then_make_test() -> None:
     assert commands[:2] == ["make up", "make test"]
     assert "docs/operations.md" in text
     assert "docs/configuration.md" in text
+
+
+def test_the_readme_s_example_operations_are_valid_against_the_composed_api() -> None:
+    sg = Supergraph.from_file(REPO / "schema" / "supergraph.graphql")
+    bodies = [json.loads(m.group(1)) for m in re.finditer(r"-d '(\{\"query\".*?\})'", (REPO / "README.md").read_text())]
+    assert len(bodies) >= 3  # the customer 360, the loans on sale, a quote
+    for body in bodies:
+        assert validate(sg.api_schema, parse(body["query"])) == [], body["query"]
