@@ -49,6 +49,9 @@ __all__ = [
 
 PG_OS_USER = "embedded_postgres"
 PG_SUPERUSER = "postgres"
+# Every service keeps a connection pool, its outbox relay and its consumers on the one embedded server (and the
+# test suite starts most services in each worker): PostgreSQL's default of 100 is too few under load.
+PG_MAX_CONNECTIONS = 300
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin for the socket file name
 
 
@@ -258,6 +261,8 @@ class EmbeddedPostgres(ManagedServer):
                 str(self.port),
                 "-k",
                 str(self.socket_dir),
+                "-c",
+                f"max_connections={PG_MAX_CONNECTIONS}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -11,6 +11,7 @@ import pytest
 
 import nats
 from shared.embedded import (
+    PG_MAX_CONNECTIONS,
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedServerError,
@@ -63,6 +64,8 @@ def test_postgres_keeps_data_across_restart_and_stops_cleanly(runtime_dir: Path)
 
     with EmbeddedPostgres(runtime_dir, port=port) as server:
         assert asyncio.run(_sql(server.url, "SELECT id FROM kept")) == 42
+        # Room for every service's pool, relay and consumers (PostgreSQL's default is 100).
+        assert asyncio.run(_sql(server.url, "SELECT current_setting('max_connections')")) == str(PG_MAX_CONNECTIONS)
     assert _processes_on(runtime_dir) == []
 
 
