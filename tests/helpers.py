@@ -15,9 +15,14 @@ from shared.embedded import free_port
 
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
-    """Runs the app (with its lifespan) under uvicorn on 127.0.0.1 and yields its base URL."""
+    """Runs the app (with its lifespan) under uvicorn on 127.0.0.1 and yields its base URL.
+
+    Idle keep-alive connections stay open for a minute: with uvicorn's 5 s, equal to httpx's pool expiry, a
+    client reusing a connection just as the server closes it gets a ReadError on a loaded machine.
+    """
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_keep_alive=60))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started or task.done():
