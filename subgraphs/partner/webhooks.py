@@ -30,9 +30,14 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 async def queue_webhooks(session: AsyncSession, envelope: Envelope) -> int:
-    """Consumer handler: one PENDING delivery per active partner with a webhook entitled to the event."""
-    partners = (await session.execute(select(Partner).where(Partner.active.is_(True),
-                                                            Partner.webhook_url.is_not(None)))).scalars().all()
+    """Consumer handler: one PENDING delivery per active partner with a webhook entitled to the event.
+
+    Webhooks carry what happens after a partner registers: an event that occurred before (a consumer catching
+    up on its stream) goes to no partner registered since; the `events` subscription serves history.
+    """
+    partners = (await session.execute(select(Partner).where(
+        Partner.active.is_(True), Partner.webhook_url.is_not(None), Partner.created_at <= envelope.occurred_at,
+    ))).scalars().all()
     payload = json.dumps({**envelope.to_dict(), "event_type": envelope.nats_subject}, separators=(",", ":"))
     queued = 0
     for partner in partners:

@@ -115,11 +115,13 @@ async def register(admin: GraphQLClient, types: list[str], *, webhook: str | Non
     return result
 
 
-async def publish(settings: Settings, nats_subject: str, **data: Any) -> tuple[Envelope, int]:
+async def publish(settings: Settings, nats_subject: str, *, occurred_at: dt.datetime | None = None,
+                  **data: Any) -> tuple[Envelope, int]:
     """Publishes a party envelope to JetStream; returns it and its stream sequence."""
     party = str(uuid.uuid4())
     env = Envelope(id=uuid.uuid4(), type="Test", source="party", subject=party, aggregate_version=1,
-                   occurred_at=dt.datetime.now(dt.UTC), actor={"sub": "ops-1", "roles": ["ops"], "client_id": None},
+                   occurred_at=occurred_at or dt.datetime.now(dt.UTC),
+                   actor={"sub": "ops-1", "roles": ["ops"], "client_id": None},
                    reason=None, correlation_id=uuid.uuid4().hex, causation_id=None, schema_version=1,
                    data={"party_id": party, **data}, nats_subject=nats_subject)
     nc = await nats.connect(settings.nats_url)

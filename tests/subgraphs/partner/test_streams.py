@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -25,6 +26,24 @@ OPENED, CLOSED = "finpace.account.account.opened", "finpace.account.account.clos
 PUBLISHED = "finpace.product.product.version_published"
 EVENTS = """subscription E($types: [String!]!, $from: Long) {
   events(types: $types, fromSequence: $from) { stream sequence type id } }"""
+
+
+async def test_a_webhook_carries_only_what_happened_after_the_partner_registered(
+    admin: GraphQLClient, settings: Settings, receiver: tuple[Receiver, str]
+) -> None:
+    # A consumer catching up on its stream meets events older than a partner registered since: not for it.
+    state, base = receiver
+    name = uuid.uuid4().hex
+    await register(admin, [OPENED], webhook=f"{base}/hook/{name}", secret="s3cret-" + uuid.uuid4().hex)
+    before, _ = await publish(settings, OPENED, occurred_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+                              account_id=str(uuid.uuid4()))
+    after, _ = await publish(settings, OPENED, account_id=str(uuid.uuid4()))
+
+    async def delivered() -> bool:
+        return str(after.id) in {json.loads(b)["id"] for _, b in state.received(name)}
+
+    await until(delivered, what="the webhook of the event after registration")
+    assert str(before.id) not in {json.loads(b)["id"] for _, b in state.received(name)}  # consumed before it
 
 
 def test_every_domain_stream_has_a_partner_webhook_consumer() -> None:
