@@ -36,6 +36,10 @@ from tests.subgraphs.corporate_lending.conftest import Staff
 from tests.subgraphs.corporate_lending.test_journey import DRAW, available_facility, eur
 from tests.subgraphs.support import customer_client, eventually, token
 
+# The account domain's lending consumers read their streams from the start: on a worker that ran other lending
+# tests first, a request waits behind their backlog.
+SAGA_WITHIN = 120
+
 REPAY = """mutation($id: ID!, $amount: MoneyInput, $key: String!) {
   requestDrawdownRepayment(drawdownId: $id, amount: $amount, idempotencyKey: $key) { __typename
   ... on DrawdownRepaymentRequest { id status purpose installmentNumber amount { amount currency } }
@@ -92,7 +96,7 @@ async def drawn(staff: Any, gql: GraphQLClient, party: str, account_id: str,
         async with co_sessions() as s:
             return (await s.get(Drawdown, uuid.UUID(d["id"]))).status == "ACTIVE"  # type: ignore[union-attr]
 
-    await eventually(settled, within=30)
+    await eventually(settled, within=SAGA_WITHIN)
     await backdate(co_sessions, d["id"], 40)
     return d
 
@@ -108,7 +112,7 @@ async def request_state(sessions: async_sessionmaker[AsyncSession], request_id: 
             found = await s.get(model, uuid.UUID(request_id))
         return found is not None and found.status == status
 
-    await eventually(answered, within=30)
+    await eventually(answered, within=SAGA_WITHIN)
     assert found is not None
     return found
 
@@ -176,7 +180,7 @@ async def test_due_instalment_is_collected_once_and_allocated(
         async with sessions() as s:
             return (await s.scalar(select(Collection.replies).where(Collection.idempotency_id == req["id"]))) >= 3
 
-    await eventually(replayed, within=30)
+    await eventually(replayed, within=SAGA_WITHIN)
     assert await balance(gql, account_id) == Decimal("12100.00") - due
     async with co_sessions() as s:
         n = await s.scalar(select(func.count()).select_from(Repayment).where(Repayment.drawdown_id == dd.id))
@@ -255,7 +259,7 @@ async def active_loan(http: httpx.AsyncClient, url: str, settings: Settings, par
         async with cl_sessions() as s:
             return (await s.get(Loan, uuid.UUID(loan_id))).status == "ACTIVE"  # type: ignore[union-attr]
 
-    await eventually(active, within=30)
+    await eventually(active, within=SAGA_WITHIN)
     async with cl_sessions() as s, s.begin():
         loan = await s.get(Loan, uuid.UUID(loan_id))
         assert loan is not None and loan.disbursed_on is not None
@@ -302,7 +306,7 @@ async def test_consumer_instalment_is_collected_once_and_allocated(
         async with sessions() as s:
             return (await s.scalar(select(Collection.replies).where(Collection.idempotency_id == req["id"]))) >= 2
 
-    await eventually(replayed, within=30)
+    await eventually(replayed, within=SAGA_WITHIN)
     assert await balance(gql, account_id) == Decimal("10050.00") - Decimal(first["total"])
     async with cl_sessions() as s:
         assert (await s.get(Loan, uuid.UUID(loan_id))).amount_repaid == Decimal(first["total"])  # type: ignore[union-attr]
