@@ -30,20 +30,26 @@ async def _requests(cl_sessions, loan_id: str) -> list[RepaymentRequest]:
                                      .order_by(RepaymentRequest.created_at))).scalars().all())
 
 
-async def test_withdrawal_collects_principal_and_interest_to_date(customer_for, staff, cl_sessions,
-                                                                 settings: Settings) -> None:
+async def _active_for_ten_days(customer_for, staff, cl_sessions, settings: Settings):
+    """A 10 000.00 loan at 12 % disbursed ten days ago: the borrower's client, the loan id, a status probe."""
     party = str(uuid.uuid4())
     customer, ops = customer_for(party), staff("ops", "ops-1")
     app_id = await _contracted(customer, ops, party)
     loan_id = (await ops.data(DISBURSE, {"id": app_id, "key": uuid.uuid4().hex}))["disburseLoan"]["id"]
-    today = dt.datetime.now(dt.UTC).date()
+    ten_days_ago = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
     await publish_reply(settings, "finpace.account.payment.executed", {
-        "idempotency_id": await _disbursement_id(cl_sessions, loan_id),
-        "value_date": (today - dt.timedelta(days=10)).isoformat()})
+        "idempotency_id": await _disbursement_id(cl_sessions, loan_id), "value_date": ten_days_ago.isoformat()})
 
     async def status(expected: str) -> bool:
         return (await customer.data(READ, {"id": loan_id}))["loan"]["status"] == expected
     await eventually(lambda: status("ACTIVE"))
+    return customer, loan_id, status
+
+
+async def test_withdrawal_collects_principal_and_interest_to_date(customer_for, staff, cl_sessions,
+                                                                 settings: Settings) -> None:
+    customer, loan_id, status = await _active_for_ten_days(customer_for, staff, cl_sessions, settings)
+    today = dt.datetime.now(dt.UTC).date()
 
     # 10 days at 12 %: 10 000.00 x 0.12 x 10 / 365 = 32.876… → 32.88; no fee.
     key = uuid.uuid4().hex
@@ -92,18 +98,8 @@ def test_the_amount_due_refunds_any_upfront_fee() -> None:
 
 async def test_an_unpaid_withdrawal_ages_from_its_deadline_and_is_collected_with_interest_to_the_day(
         customer_for, staff, cl_sessions, settings: Settings) -> None:
-    party = str(uuid.uuid4())
-    customer, ops = customer_for(party), staff("ops", "ops-1")
-    app_id = await _contracted(customer, ops, party)
-    loan_id = (await ops.data(DISBURSE, {"id": app_id, "key": uuid.uuid4().hex}))["disburseLoan"]["id"]
+    customer, loan_id, status = await _active_for_ten_days(customer_for, staff, cl_sessions, settings)
     today = dt.datetime.now(dt.UTC).date()
-    await publish_reply(settings, "finpace.account.payment.executed", {
-        "idempotency_id": await _disbursement_id(cl_sessions, loan_id),
-        "value_date": (today - dt.timedelta(days=10)).isoformat()})
-
-    async def status(expected: str) -> bool:
-        return (await customer.data(READ, {"id": loan_id}))["loan"]["status"] == expected
-    await eventually(lambda: status("ACTIVE"))
     await customer.data(WITHDRAW, {"id": loan_id, "key": uuid.uuid4().hex})
     [first] = await _requests(cl_sessions, loan_id)
     await publish_reply(settings, "finpace.account.payment.failed", {"idempotency_id": str(first.id),
