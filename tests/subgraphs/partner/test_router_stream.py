@@ -3,6 +3,7 @@ subgraph → router → graphql-transport-ws client; resumed after a disconnect;
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -82,7 +83,7 @@ async def _read(url: str, token: str, types: list[str], start: int, count: int) 
     """Subscribes through the router with the token in connection_init; returns `count` events, then hangs up."""
     async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), 15))["type"] == "connection_ack"
         client = WsClient(ws)
         await client.subscribe(EVENTS, {"types": types, "from": str(start)})
         got = []
@@ -93,16 +94,18 @@ async def _read(url: str, token: str, types: list[str], start: int, count: int) 
         return got
 
 
-async def _until_quiet(client: WsClient, quiet: float = 2.0) -> list[dict[str, Any]]:
-    """Collects `next` messages until none arrives for `quiet` seconds."""
-    seen = []
-    while True:
+async def _until_quiet(client: WsClient, quiet: float = 2.0, limit: float = 60.0) -> list[dict[str, Any]]:
+    """Collects `next` messages until none arrives for `quiet` seconds (or `limit` seconds have passed)."""
+    seen: list[dict[str, Any]] = []
+    deadline = asyncio.get_running_loop().time() + limit
+    while asyncio.get_running_loop().time() < deadline:
         try:
             message = await client.receive(within=quiet)
         except TimeoutError:
-            return seen
+            break
         if message["type"] == "next":
             seen.append(message)
+    return seen
 
 
 async def test_partner_stream_through_the_router_resumes_without_gap_or_duplicate(
@@ -138,7 +141,7 @@ async def test_partner_stream_through_the_router_resumes_without_gap_or_duplicat
     token_b = issue_dev_token(settings, role="partner", sub=b["clientId"])
     async with connect(router_ws, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token_b}"}}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), 15))["type"] == "connection_ack"
         client = WsClient(ws)
         await client.subscribe(EVENTS, {"types": [REGISTERED], "from": str(start)})
         refused = await client.receive()
