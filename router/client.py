@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from router.jsonio import dumps
 from router.transport import NativePool
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class SubgraphClient:
         self, name: str, url: str, body: dict | bytes, headers: dict[str, str], *, is_query: bool
     ) -> SubgraphResponse:
         """POST one GraphQL request (a body or its JSON bytes); identical concurrent *query* requests share a call."""
-        payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        payload = body if isinstance(body, bytes) else dumps(body)
         if not (self.coalesce and is_query):
             return await self._send(name, url, payload, headers, idempotent=is_query)
         key = (name, url, payload, tuple(sorted(headers.items())))

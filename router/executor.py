@@ -13,6 +13,7 @@ from typing import Any
 from graphql import is_abstract_type
 
 from router.client import SubgraphClient, SubgraphTimeout
+from router.jsonio import canonical, dumps
 from router.plan import Condition, Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
 from router.supergraph import Supergraph
 
@@ -109,7 +110,7 @@ class Executor:
             variables = {"representations": reps, **variables}
         elif not targets:
             return
-        body = _payload_head(fetch.operation, fetch.operation_name) + _dumps(variables).encode() + b"}"
+        body = _payload_head(fetch.operation, fetch.operation_name) + dumps(variables) + b"}"
         hoist = _hoisted(flatten_path)
         started = time.perf_counter()
         ok = False
@@ -309,7 +310,7 @@ def _rep_key(rep: dict):
     items = tuple(rep.items())
     for _, v in items:
         if type(v) is not str:
-            return json.dumps(rep, sort_keys=True)
+            return canonical(rep)
     return items
 
 

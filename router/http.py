@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 
 from router.authorization import Caller
 from router.config import AuthMode
 from router.headers import HeaderRule, apply_rules
+from router.jsonio import ORJSONResponse
 from router.persisted import PersistedOperationError
 from router.ratelimit import RATE_LIMITED, client_key, retry_after
 
@@ -47,7 +48,7 @@ TokenValidator = Callable[[str | None], Awaitable[Mapping[str, Any] | None]]
 
 def _error_response(status: int, message: str, code: str, media: str = "application/json", **headers: str) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, media_type=media, headers=headers or None)
+    return ORJSONResponse(body, status_code=status, media_type=media, headers=headers or None)
 
 
 MISPLACED_BEARER_MESSAGE = "Tokens are accepted only in the Authorization header ('Authorization: Bearer <token>')."
@@ -93,7 +94,7 @@ async def refuse_token_in_ws_url(websocket: WebSocket) -> bool:
         return False
     body = {"errors": [{"message": WS_MISPLACED_BEARER_MESSAGE, "extensions": {"code": "UNAUTHENTICATED"}}]}
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse(body, status_code=401))
+        await websocket.send_denial_response(ORJSONResponse(body, status_code=401))
     else:
         await websocket.close(code=4401, reason="Unauthorized")
     return True
@@ -261,7 +262,7 @@ async def graphql_endpoint(request: Request) -> Response:
                 }
             ]
         }
-        return JSONResponse(body, status_code=500, media_type=media, headers={"x-correlation-id": correlation})
+        return ORJSONResponse(body, status_code=500, media_type=media, headers={"x-correlation-id": correlation})
     state.metrics.observe_request(result.operation_name, result.status, time.perf_counter() - started)
     response_body = result.body
     if settings.expose_query_plan and result.plan is not None and _wants_plan(request):
@@ -271,7 +272,7 @@ async def graphql_endpoint(request: Request) -> Response:
     extra = {"x-correlation-id": correlation}
     if result.status == 405:
         extra["allow"] = "POST"
-    return JSONResponse(response_body, status_code=result.status, media_type=media, headers=extra)
+    return ORJSONResponse(response_body, status_code=result.status, media_type=media, headers=extra)
 
 
 def _rate_limited(state: RouterState, client: str, media: str) -> Response | None:
@@ -291,7 +292,7 @@ def _rate_limited(state: RouterState, client: str, media: str) -> Response | Non
             }
         ]
     }
-    return JSONResponse(body, status_code=429, media_type=media, headers={"retry-after": str(seconds)})
+    return ORJSONResponse(body, status_code=429, media_type=media, headers={"retry-after": str(seconds)})
 
 
 def _body_too_large(request: Request, limit: int) -> bool:
@@ -307,14 +308,14 @@ def _wants_plan(request: Request) -> bool:
 
 
 async def health(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return ORJSONResponse({"status": "ok"})
 
 
 async def ready(request: Request) -> Response:
     state: RouterState = request.app.state.router
     if state.loaded:
-        return JSONResponse({"status": "ready", "subgraphs": state.subgraph_names()})
-    return JSONResponse({"status": "not ready", "reason": state.load_error or "loading"}, status_code=503)
+        return ORJSONResponse({"status": "ready", "subgraphs": state.subgraph_names()})
+    return ORJSONResponse({"status": "not ready", "reason": state.load_error or "loading"}, status_code=503)
 
 
 async def metrics(request: Request) -> Response:
