@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from router.jsonio import dumps
+from router.jsonio import dumps, loads
 from router.transport import NativePool
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ class SubgraphResponse:
     body: bytes
 
     def json(self):
-        return json.loads(self.body)
+        return loads(self.body)
 
 
 class SubgraphTimeout(Exception):

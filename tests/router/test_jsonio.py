@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from router.jsonio import ORJSONResponse, canonical, dumps
+from router.jsonio import ORJSONResponse, canonical, dumps, loads
 
 BIG = 2**70  # a custom scalar may carry an integer no 64-bit type holds
 
@@ -48,3 +48,32 @@ def test_the_response_carries_the_same_bytes() -> None:
     response = ORJSONResponse({"data": {"n": BIG}}, media_type="application/graphql-response+json")
     assert response.body == b'{"data":{"n":1180591620717411303424}}'
     assert response.headers["content-type"].startswith("application/graphql-response+json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"data":{"_entities":[{"__typename":"User","id":"1","n":-9223372036854775808,"f":0.1,"e":1e22}]}}',
+        b'{"n":1180591620717411303424,"m":-9223372036854775809,"u":18446744073709551616}',  # beyond 64 bits
+        b'{"id":"12345678901234567890123"}',  # a long run of digits in a string reads the same either way
+        b'{"x":NaN,"y":Infinity,"z":1e400}',  # not JSON, but the standard library has always read them
+        b'{"a":1,"a":2,"s":"\\ud83d\\ude00 \\u0000"}',
+    ],
+)
+def test_loads_reads_exactly_what_the_standard_library_reads(text: bytes) -> None:
+    got, want = loads(text), json.loads(text)
+    assert repr(got) == repr(want)  # repr: types and every digit, and NaN compared as text
+
+
+def test_loads_keeps_every_digit_of_a_big_integer() -> None:
+    assert loads(b'{"n":1180591620717411303424}') == {"n": BIG}
+    assert loads(dumps({"n": [BIG, -BIG]})) == {"n": [BIG, -BIG]}
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b'{"a":}', b"\xff", b'{"a":1}x'])
+def test_loads_refuses_what_is_not_json_as_the_standard_library_does(text: bytes) -> None:
+    with pytest.raises(ValueError) as got:
+        loads(text)
+    with pytest.raises(ValueError) as want:
+        json.loads(text)
+    assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
