@@ -156,13 +156,18 @@ async def _run_target(name: str, cmd: list[str], env: dict, url: str, args, core
         startup = time.perf_counter() - started
         ps = psutil.Process(proc.pid)
         results = {"startup_s": startup}
-        for label, query in graph.queries.items():
+        for label, query in _selected(graph.queries, args).items():
             await _load(url, query, 1.0, args.concurrency, ps, headers)  # warm-up: caches, JIT, pools
             results[label] = await _load(url, query, args.duration, args.concurrency, ps, headers)
         return results
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _selected(queries: dict[str, Query], args) -> dict[str, Query]:
+    """The graph's queries that --queries names (all of them by default)."""
+    return {label: q for label, q in queries.items() if not args.queries or label in args.queries}
 
 
 def _table(results: dict, queries: dict[str, Query]) -> str:
@@ -322,7 +327,7 @@ async def main_async(args) -> None:
 
 
 def _report(args, graph: Graph, results: dict) -> None:
-    table = _table(results, graph.queries)
+    table = _table(results, _selected(graph.queries, args))
     print(f"## {graph.marker}\n{table}", flush=True)
     if args.write:
         _write_docs(args, table, graph.marker)
@@ -335,10 +340,15 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
     parser.add_argument("--graphs", nargs="+", default=["entities", "platform"], choices=["entities", "platform"],
                         help="the test scenario's subgraphs and/or the project's seeded subgraphs")
+    parser.add_argument("--queries", nargs="+", default=[], metavar="LABEL",
+                        help="measure only the queries with these labels (e.g. 'single subgraph'); --write needs all")
     parser.add_argument(
         "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="router set-ups to measure"
     )
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    if args.write and args.queries:
+        parser.error("--write records every query; leave out --queries")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -239,3 +239,27 @@ async def test_header_rules_from_settings(client_for) -> None:
             "/graphql", json={"query": query}, headers={"x-secret": "acme", "authorization": "Bearer z"}
         )
     assert resp.json()["data"] == {"t": "acme", "a": None}
+
+
+async def test_graphql_answers_straight_and_everything_else_through_starlette(client_for) -> None:
+    async with client_for() as client:
+        # GET and POST /graphql go straight to the endpoint; the rest keeps Starlette's answers.
+        assert (await client.post("/graphql", json={"query": "{ program }"})).status_code == 200
+        get = await client.get("/graphql", params={"query": "{ program }"}, headers={"apollo-require-preflight": "1"})
+        assert get.status_code == 200 and get.json()["data"]["program"]
+        put = await client.put("/graphql", json={"query": "{ program }"})
+        assert put.status_code == 405 and set(put.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        assert (await client.get("/graphql/x")).status_code == 404
+        assert (await client.get("/health")).json() == {"status": "ok"}
+
+
+async def test_a_bug_outside_the_engine_is_a_500_not_a_dropped_connection(supergraph_file, monkeypatch) -> None:
+    def broken(_accept):
+        raise RuntimeError("a bug outside the engine")
+
+    monkeypatch.setattr("router.http.negotiate", broken)
+    app = create_app(RouterSettings(supergraph=supergraph_file))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+        resp = await client.post("/graphql", json={"query": "{ program }"})
+    assert resp.status_code == 500
