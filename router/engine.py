@@ -76,6 +76,7 @@ class Operation:
     variables: dict[str, Any]
     plan: QueryPlan
     errors: list[dict] = field(default_factory=list)  # fields removed by authorization, answered null
+    shaping: dict | None = None  # shaping plans shared by the document's requests (see Engine.shaping)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Engine:
         self.authorizer = authorizer or Authorizer(supergraph.authorization, supergraph.api_schema)
         self.filtered = LRU(cache_size)  # (query, operation name, auth context) -> Filtered
         self.limit_checks = LRU(cache_size)  # (query, operation name, int variables) -> () or (LimitExceeded,)
+        self.shapings = LRU(cache_size)  # (query, operation name) -> the Shaper's plans for that operation
         self.rules = validation_rules(introspection)
         self.hide_suggestions = not field_suggestions
         self._percent_labels = {
@@ -212,7 +214,25 @@ class Engine:
             plan = self.plan(query, filtered.document or doc, operation_name, self.active_labels(), filtered.key)
         except PlanningError as exc:
             return Result(500, {"errors": [_error(str(exc), "QUERY_PLANNING_FAILED")]}, name)
-        return Operation(op, name, fragments, raw_vars, coerced, plan, filtered.errors())
+        return Operation(
+            op, name, fragments, raw_vars, coerced, plan, filtered.errors(), self.shaping(query, operation_name)
+        )
+
+    def shaping(self, query: str, operation_name: str | None) -> dict | None:
+        """The shaping plans of an operation, shared by all its requests (None: each request plans its own).
+
+        Which fields an object answers depends on the document alone, except where @skip or @include read a
+        variable: a document that may use either (its text mentions one, even in a comment or with a space
+        after the @) keeps planning per request.
+        """
+        if "skip" in query or "include" in query:
+            return None
+        key = (query, operation_name)
+        plans = self.shapings.get(key)
+        if plans is None:
+            plans = {}
+            self.shapings.put(key, plans)
+        return plans
 
     def check_limits(
         self,
@@ -284,7 +304,7 @@ class Engine:
         await self.executor.execute(plan, state)
         api = self.supergraph.api_schema
         root = api.get_root_type(op.operation)
-        shaper = Shaper(api, fragments, operation.variables, introspection)
+        shaper = Shaper(api, fragments, operation.variables, introspection, plans=operation.shaping)
         data = shaper.shape(state.data, root, op.selection_set.selections)
         body: dict[str, Any] = {}
         errors = state.sorted_errors()

@@ -70,6 +70,7 @@ class Shaper:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         introspection: dict[str, Any] | None = None,
+        plans: dict | None = None,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -77,8 +78,9 @@ class Shaper:
         self.introspection = introspection or {}
         self.errors: list[dict] = []
         # (id(selections), type name) -> (fields to answer, the selections kept alive so the id stays theirs).
-        # Objects of one type at one position share it, so a list of a thousand objects is collected once.
-        self._fields: dict[tuple[int, GraphQLObjectType], tuple[list[tuple], Any]] = {}
+        # Objects of one type at one position share it, so a list of a thousand objects is collected once;
+        # `plans` shares it between the requests of one operation when no variable can change it.
+        self._fields: dict[tuple[int, GraphQLObjectType], tuple[list[tuple], Any]] = {} if plans is None else plans
         self._runtimes: dict[tuple[str, str], GraphQLObjectType | None] = {}
 
     def shape(self, data: dict, root: GraphQLObjectType, selections) -> dict | None:

@@ -151,6 +151,22 @@ async def test_plans_and_documents_are_cached(make_engine) -> None:
     assert engine.documents.hits == 2
 
 
+async def test_shaping_plans_are_shared_unless_a_variable_can_change_them(make_engine) -> None:
+    engine: Engine = make_engine("entities")
+    query = "{ topReviews { body author { name } } }"
+    first = await engine.run(query, None, None, {})
+    assert engine.shapings.get((query, None))  # planned once, by the first request
+    assert (await engine.run(query, None, None, {})).body == first.body
+    assert engine.shapings.hits == 2
+
+    conditional = "query Q($b: Boolean!) { topReviews { body author @include(if: $b) { name } } }"
+    with_author = await engine.run(conditional, {"b": True}, None, {})
+    without = await engine.run(conditional, {"b": False}, None, {})
+    assert engine.shapings.get((conditional, "Q")) is None and engine.shaping(conditional, "Q") is None
+    assert all("author" in r for r in with_author.body["data"]["topReviews"])
+    assert all(set(r) == {"body"} for r in without.body["data"]["topReviews"])
+
+
 async def test_coalescing_shares_identical_inflight_queries(make_engine, recorded_entities) -> None:
     import asyncio
 
