@@ -115,8 +115,8 @@ async def seeded_platform(count: int = 12) -> AsyncIterator[SeededPlatform]:
             async with contextlib.AsyncExitStack() as stack:
                 urls: dict[str, str] = {}
                 for name in SUBGRAPHS:
+                    await upgrade(settings, name)  # before the app, whose outbox relay polls the database at once
                     base = await stack.enter_async_context(serve(factories[name](settings)))
-                    await upgrade(settings, name)
                     urls[name] = f"{base}/graphql"
                 http = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
                 ctx = SeedContext(http=http, urls=urls, token=issue_dev_token(settings, role="admin", sub="seed-admin"),
