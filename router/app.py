@@ -130,8 +130,8 @@ _gc_tuned = False
 class RouterApp(Starlette):
     """Starlette, with GET and POST /graphql handed straight to the endpoint.
 
-    Routing and Starlette's two exception middlewares cost about a tenth of a small query's CPU, and the
-    endpoint needs neither: it answers every refusal and every failure of the graph itself. An exception that
+    Routing and Starlette's two exception middlewares cost about a fifth of a single-subgraph query's CPU, and
+    the endpoint needs neither: it answers every refusal and every failure of the graph itself. An exception that
     still escapes it reaches uvicorn, which logs it and answers 500, as Starlette's middleware would. Everything
     else (the WebSocket, /health, /metrics, the GraphiQL assets, HEAD, lifespan) goes through Starlette.
     """

@@ -94,6 +94,38 @@ async def eventually(
         raise AssertionError(f"timed out after {within} s waiting for {what}") from None
 
 
+async def caught_up(settings: Settings, domain: str, within: float = 240) -> None:
+    """Waits until every durable consumer of `domain` (nats/consumers/<domain>-*.json) has handled its stream.
+
+    Each durable starts at its stream's first event, and in a test worker the streams already hold what every
+    earlier test file published (thousands of events late in a run): a service fixture calls this once after
+    starting the service, so that no test waits for that backlog on top of its own events.
+    """
+    from nats.js.errors import NotFoundError
+
+    durables = []
+    for path in sorted((REPO / "nats" / "consumers").glob(f"{domain}-*.json")):
+        definition = json.loads(path.read_text())
+        durables.append((definition["stream_name"], definition["config"]["durable_name"]))
+    nc = await connect(settings.nats_url or "", name="test-caught-up")
+    try:
+        js = nc.jetstream()
+
+        async def idle() -> bool:
+            for stream, durable in durables:
+                try:
+                    info = await js.consumer_info(stream, durable)
+                except NotFoundError:
+                    return False
+                if info.num_pending or info.num_ack_pending:
+                    return False
+            return True
+
+        await eventually(idle, within=within, what=f"{domain}'s consumers to work through the streams' backlog")
+    finally:
+        await nc.close()
+
+
 def party_envelope(event_type: str, party_id: str, data: dict[str, Any], *, version: int = 1) -> Envelope:
     """A party-domain envelope as its outbox relay publishes it (for the access read model)."""
     subject = {"EntitlementGranted": "entitlement.granted", "EntitlementRevoked": "entitlement.revoked",

@@ -18,7 +18,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
 from alembic.config import Config
-from nats.js.errors import NotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -37,7 +36,7 @@ from shared.migrations import alembic_config, ensure_database, upgrade
 from subgraphs.notification.app import create_app
 from subgraphs.notification.config import NotificationConfig
 from tests.helpers import GraphQLClient, serve
-from tests.subgraphs.support import eventually
+from tests.subgraphs.support import caught_up
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -159,31 +158,8 @@ async def notification_url(settings: Settings, notification_db: AsyncEngine, mai
     config = NotificationConfig(smtp_port=mailbox[1], provider_url=provider[1], webhook_secret=WEBHOOK_SECRET,
                                 max_attempts=3, backoff_seconds=(0.2, 0.2, 0.2), poll_seconds=0.1)
     async with serve(create_app(settings, config=config)) as base:
-        await _worked_through_the_backlog(settings)
+        await caught_up(settings, "notification")
         yield base
-
-
-async def _worked_through_the_backlog(settings: Settings, within: float = 240) -> None:
-    """Waits until the service's party consumer has handled every party event already on the stream.
-
-    Its durable starts at the stream's first event, and in a test worker that stream already holds what every
-    earlier test file published (thousands of events late in a run), so the first test would otherwise wait for
-    that backlog as well as for its own event.
-    """
-    nc = await connect(settings.nats_url or "", name="test-backlog")
-    try:
-        js = nc.jetstream()
-
-        async def idle() -> bool:
-            try:
-                info = await js.consumer_info("FINPACE_PARTY", "notification-party")
-            except NotFoundError:
-                return False
-            return info.num_pending == 0 and info.num_ack_pending == 0
-
-        await eventually(idle, within=within, what="the notification-party consumer to work through the backlog")
-    finally:
-        await nc.close()
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from shared.migrations import upgrade
 from subgraphs.partner.app import create_app
 from subgraphs.partner.webhooks import WebhookSender
 from tests.helpers import GraphQLClient, serve
+from tests.subgraphs.support import caught_up
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
 
@@ -80,6 +81,7 @@ async def partner_base(settings: Settings, partner_db: AsyncEngine,
         await nc.close()
     sender = WebhookSender(partner_sessions, max_attempts=3, backoff_seconds=(0.1, 0.1, 0.1), poll_seconds=0.1)
     async with serve(create_app(settings, sender=sender)) as base:
+        await caught_up(settings, "partner")
         yield base
 
 
