@@ -1,4 +1,4 @@
-"""Test helpers: serve an ASGI app over real HTTP on a free loopback port, and a small GraphQL client."""
+"""Test helpers: serve an ASGI app over real HTTP on a free loopback port, stop background tasks, a GraphQL client."""
 
 from __future__ import annotations
 
@@ -11,6 +11,21 @@ import httpx
 import uvicorn
 
 from shared.embedded import free_port
+from shared.tasks import stop_tasks
+
+
+async def stop(*tasks: asyncio.Task[Any], within: float = 10) -> None:
+    """Cancels a test's background tasks and waits for them to end; fails after `within` seconds instead of hanging.
+
+    They are stopped the way the services stop theirs (`stop_tasks`): on Python 3.11 a cancellation that arrives
+    as nats-py's `asyncio.wait_for` gets its reply is swallowed and the consumer's loop carries on, so one
+    `cancel()` and an unbounded `await task` can wait forever (a whole test run once hung on it).
+    """
+    left = await stop_tasks(tasks, within=within)
+    assert not left, f"{left} still running {within} s after being cancelled"
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
 
 
 @contextlib.asynccontextmanager

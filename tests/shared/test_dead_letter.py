@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import messaging
 from shared.events import Envelope
 from shared.messaging import DLQ_PREFIX, DLQ_STREAM, Subscriber, nats_definitions_dir, provision_from
+from tests.helpers import stop
 from tests.shared.conftest import recreate_stream
 
 pytestmark = pytest.mark.slow
@@ -94,9 +95,7 @@ async def test_a_dead_letter_that_cannot_be_stored_is_retried_not_dropped(
         await provision_from(nc, nats_definitions_dir())  # the dead-letter stream is back
         await _eventually(lambda: _dead_letters(js, durable), within=10)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     [dead] = await _dead_letters(js, durable)
     assert dead.data == b'{"not": "an envelope"}'
     assert dead.headers["Finpace-Dlq-Deliveries"] == "2" and dead.headers["Finpace-Dlq-Consumer"] == durable
@@ -129,9 +128,7 @@ async def test_the_max_deliveries_advisory_dead_letters_a_message_left_without_a
     try:
         await _eventually(lambda: _dead_letters(js, durable), within=15)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     [dead] = await _dead_letters(js, durable)
     assert dead.data == b"lost in a crash"
     assert dead.headers["Finpace-Dlq-Subject"] == SUBJECT

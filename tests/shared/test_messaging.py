@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.db import inbox_table
 from shared.events import Actor, Envelope
 from shared.messaging import DLQ_PREFIX, DLQ_STREAM, Subscriber, nats_definitions_dir, provision_from
+from tests.helpers import stop
 from tests.shared.conftest import WidgetCreated, side_effects
 
 pytestmark = pytest.mark.slow
@@ -345,9 +346,7 @@ async def test_run_consumes_a_stream_of_events_once_each(
         await asyncio.wait_for(all_applied.wait(), timeout=15)
         await asyncio.sleep(0.5)  # room for any stray redelivery to show up
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     assert sub.handled == 200
     async with kit_db.connect() as conn:
         labels = list((await conn.execute(select(side_effects.c.label))).scalars())
@@ -382,11 +381,7 @@ async def test_two_replicas_and_a_handler_slower_than_ack_wait_apply_once(
             if info.num_ack_pending == 0 and info.num_pending == 0 and calls:
                 break
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(*tasks)
     assert len(calls) == 1
     assert await effects(kit_db, envelope) == 1
     info = await js.consumer_info(STREAM, "kit-apply")

@@ -30,13 +30,12 @@ from shared.events import Envelope
 from shared.messaging import Handler, connect, provision_from
 from shared.migrations import upgrade
 from shared.ordered_consumer import BatchHandler, OrderedBatchSubscriber
-from shared.tasks import stop_tasks
 from subgraphs.audit.app import create_app
 from subgraphs.audit.checkpoints import Checkpointer, load_or_create_key
 from subgraphs.audit.config import AuditConfig
 from subgraphs.audit.models import Base, Evidence, install_append_only
 from subgraphs.audit.service import handle_event, handle_events
-from tests.helpers import GraphQLClient, serve
+from tests.helpers import GraphQLClient, serve, stop
 
 REPO_NATS = Path(__file__).resolve().parents[3] / "nats"
 DURABLE = "audit-party"
@@ -225,19 +224,6 @@ def events(aggregates: int, versions: range) -> list[Envelope]:
 async def stored(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         return int((await session.execute(select(func.count()).select_from(Evidence))).scalar_one())
-
-
-async def stop(task: asyncio.Task[Any], within: float = 10) -> None:
-    """Cancels a test's background task and waits for it to end; fails after `within` seconds instead of hanging.
-
-    It is stopped the way the services stop theirs (`stop_tasks`): on Python 3.11 a cancellation that arrives
-    as nats-py's `asyncio.wait_for` gets its reply is swallowed and the consumer's loop carries on, so one
-    `cancel()` and an unbounded `await task` can wait forever.
-    """
-    left = await stop_tasks([task], within=within)
-    assert not left, f"{task.get_name()} ({task.get_coro()!r}) still running {within} s after being cancelled"
-    if not task.cancelled() and (error := task.exception()) is not None:
-        raise error
 
 
 async def run_until_it_crashes(sub: OrderedBatchSubscriber, within: float = 30) -> None:

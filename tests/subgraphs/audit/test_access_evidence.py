@@ -26,8 +26,7 @@ from subgraphs.party import service as party_service
 from subgraphs.party.app import create_app as create_party
 from subgraphs.party.commands import GrantEntitlement, RegisterParty
 from subgraphs.party.models import PartyType
-from tests.helpers import GraphQLClient, serve
-from tests.subgraphs.audit.conftest import stop
+from tests.helpers import GraphQLClient, serve, stop
 from tests.subgraphs.audit.test_app import TRAIL, VERIFY, wait_for
 from tests.subgraphs.support import eventually as until
 

@@ -4,7 +4,6 @@ poison."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ from subgraphs.audit.consumers import audit_consumers
 from subgraphs.audit.models import Evidence
 from subgraphs.audit.service import handle_event
 from subgraphs.audit.verify import verify_chain
+from tests.helpers import stop
 from tests.subgraphs.audit.conftest import (
     BATCH,
     DURABLE,
@@ -122,9 +122,7 @@ async def test_crash_restart_and_stall_lose_nothing_and_apply_once_in_stream_ord
         await until(lambda: at_least(sessions, total), within=90)
         await asyncio.sleep(1.5)  # room for any late redelivery to show up as a second entry
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
 
     async with sessions() as session:
         rows = (await session.execute(select(Evidence.event_id).order_by(Evidence.sequence))).scalars().all()
@@ -155,9 +153,7 @@ async def test_poison_message_mid_batch_goes_to_the_dead_letter_stream_and_the_r
     try:
         await until(lambda: at_least(sessions, 10), within=30)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     dead = await js.get_last_msg("FINPACE_DLQ", f"finpace.dlq.{DURABLE}")
     assert dead.data == b"{not json"
     assert dead.headers is not None and dead.headers["Finpace-Dlq-Deliveries"] == "3"

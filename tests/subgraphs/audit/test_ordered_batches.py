@@ -24,6 +24,7 @@ from subgraphs.audit.config import AuditConfig
 from subgraphs.audit.models import Evidence
 from subgraphs.audit.service import handle_event
 from subgraphs.audit.verify import verify_chain
+from tests.helpers import stop
 from tests.subgraphs.audit.conftest import (
     BATCH,
     DURABLE,
@@ -32,7 +33,6 @@ from tests.subgraphs.audit.conftest import (
     events,
     publish,
     run_until_it_crashes,
-    stop,
     stored,
     subscriber,
 )
