@@ -41,12 +41,14 @@ up: $(STAMP) ## Run the whole platform (embedded PostgreSQL and NATS unless FINP
 
 # Test files are spread over TEST_WORKERS pytest-xdist processes (auto: one per CPU, at most 4); each file stays
 # on one worker, and each worker starts its own embedded servers. TEST_WORKERS=0 runs everything in one process.
+# A worker ended by a hung test is not replaced: with --dist loadfile its replacement would be handed the same
+# test again, crash again, and so on; the run stops instead, naming the test.
 TEST_WORKERS ?= auto
 test: $(STAMP) ## Run the whole test suite (real PostgreSQL and NATS, embedded by default).
 	@if [ -f $(APOLLO)/package.json ] && [ ! -d $(APOLLO)/node_modules ] && command -v npm >/dev/null; then \
 		(cd $(APOLLO) && npm ci --no-audit --no-fund); \
 	fi
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --max-worker-restart 0
 
 lint: $(STAMP) ## Lint with ruff.
 	$(BIN)/ruff check .
