@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import outbox_table
 from shared.outbox import OutboxRelay, asyncpg_dsn
+from tests.helpers import stop
 from tests.shared.conftest import (
     WidgetCreated,
     make_uow,
@@ -155,9 +156,7 @@ async def test_relay_cancelled_at_random_points_publishes_each_event_exactly_onc
                     await seen.wait()
         else:
             await asyncio.sleep(rng.uniform(0.0, 0.15))
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     await writers
     # A clean drain publishes whatever was left; the stream holds every event once.
     await relay.drain()
@@ -198,9 +197,7 @@ async def test_late_committing_writers_are_never_skipped(
 
         await wait_until(all_published, within=10)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     ids = await stream_msg_ids(js, kit_stream)
     assert len(ids) == len(set(ids)) == 50
     assert set(ids) == await outbox_event_ids(kit_db)
@@ -249,9 +246,7 @@ async def test_relay_recovers_after_a_failure_while_running(
 
         await wait_until(drained, within=10)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     assert (await js.stream_info("FINPACE_KIT")).state.messages == 10
 
 

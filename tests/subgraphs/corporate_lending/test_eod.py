@@ -16,6 +16,7 @@ from shared.db import outbox_table
 from shared.eod import EodSettings, business_date, eod_group, run_periodically
 from subgraphs.corporate_lending.eod import run_eod
 from subgraphs.corporate_lending.models import Drawdown, EodRun, RepaymentRequest
+from tests.helpers import stop
 from tests.subgraphs.account.test_repayment_saga import backdate
 from tests.subgraphs.corporate_lending.conftest import eventually, outbox_types, publish_reply
 from tests.subgraphs.corporate_lending.test_journey import DRAW, available_facility, eur
@@ -99,7 +100,5 @@ async def test_the_timer_runs_the_due_business_date(co_sessions) -> None:
     try:
         await asyncio.wait_for(twice.wait(), timeout=10)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     assert seen[:2] == [dt.date(2026, 3, 10)] * 2

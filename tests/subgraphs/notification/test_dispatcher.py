@@ -6,7 +6,6 @@ Each test queues rows in a database of this module's own, so the subgraph's runn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import email
 import json
@@ -25,6 +24,7 @@ from subgraphs.notification.adapters import Adapter, Outgoing, adapters_for
 from subgraphs.notification.config import NotificationConfig
 from subgraphs.notification.dispatcher import Attempt, Dispatcher, Outcome
 from subgraphs.notification.models import DeliveryStatus, Notification, Template
+from tests.helpers import stop
 from tests.subgraphs.notification.conftest import Mailbox, Provider, scratch_database
 from tests.subgraphs.support import eventually as until
 
@@ -175,9 +175,7 @@ async def test_a_crash_after_acceptance_is_retried_after_the_lease_with_the_same
     crashing = StopsBeforeRecording(sessions, adapters_for(config), config)
     task = asyncio.create_task(crashing.run_once())
     await asyncio.wait_for(crashing.reached.wait(), 20)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
     held = (await rows(sessions, [note]))[note]
     assert (held.status, held.attempts, held.claimed_by) == ("SENDING", 1, crashing.name)
     assert seen() == [key]
@@ -211,9 +209,7 @@ async def test_a_message_whose_every_attempt_dies_fails_without_another_send(
         crashing = StopsBeforeRecording(sessions, adapters_for(config), config)
         task = asyncio.create_task(crashing.run())
         await asyncio.wait_for(crashing.reached.wait(), config.lease_seconds + 20)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
     assert provider[0].to(device) == [str(note)] * config.max_attempts
 
     survivor = Dispatcher(sessions, adapters_for(config), config)
