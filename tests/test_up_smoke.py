@@ -25,7 +25,10 @@ def _running_up(
     supervisor, sdl = start_up(tmp_path, ports, log_path, extra_env)
     try:
         descendants = psutil.Process(supervisor.pid).children(recursive=True)
-        names = {p.name() for p in alive(descendants)}
+        names = set()
+        for p in alive(descendants):
+            with contextlib.suppress(psutil.NoSuchProcess):  # a short-lived helper may exit in between
+                names.add(p.name())
         embedded = {"postgres", "nats-server"}
         assert embedded & names == (set() if extra_env else embedded), names
 
